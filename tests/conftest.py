@@ -1,0 +1,66 @@
+"""Shared fixtures: generate projects with Copier (pytest-copier) and validate them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+TEMPLATE_PATHS = ["copier.yml", "template", "extensions", "hooks", "presets"]
+PRESETS = {tier: ROOT / "presets" / f"{tier}.yml" for tier in ("mvp", "production", "enterprise")}
+
+
+@pytest.fixture(scope="session")
+def copier_template_paths() -> list[str]:
+    """pytest-copier copies only the template's own files into its scratch git repo."""
+    return TEMPLATE_PATHS
+
+
+def preset(tier: str) -> dict[str, Any]:
+    return yaml.safe_load(PRESETS[tier].read_text(encoding="utf-8"))
+
+
+GenerateFn = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def generate(copier_template: Path, tmp_path_factory: pytest.TempPathFactory) -> GenerateFn:
+    """generate(**answers) -> path of a project generated with --defaults (cached per answer set).
+
+    Generated trees are shared between tests: treat them as read-only.
+    """
+    from copier import run_copy
+
+    cache: dict[str, Path] = {}
+
+    def _generate(**answers: Any) -> Path:
+        key = json.dumps(answers, sort_keys=True, default=str)
+        if key not in cache:
+            dst = tmp_path_factory.mktemp("project") / "my-app"
+            run_copy(str(copier_template), dst, data=answers, defaults=True, unsafe=True, quiet=True)
+            cache[key] = dst
+        return cache[key]
+
+    return _generate
+
+
+def answers_of(project: Path) -> dict[str, Any]:
+    data = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def assert_valid(project: Path, only: set[str] | None = None) -> None:
+    """Run the validation harness on a generated tree; fail with every finding."""
+    from harness import validate_tree
+
+    findings = validate_tree(project, only)
+    assert not findings, "\n".join(map(str, findings))
