@@ -112,9 +112,22 @@ class Catalog:
                 derived_from=entry.get("derived_from", ""),
                 when=spec.get("when", True),
             )
+        self._merge_facts()
         missing = set(knowledge) - set(self.questions)
         if missing:
             raise ValueError(f"catalog questions missing from copier.yml: {sorted(missing)}")
+
+    def _merge_facts(self) -> None:
+        """Add each area's option facts (catalog/facts/<area>.yml: question -> option -> facts)."""
+        for path in sorted((CATALOG_DIR / "facts").glob("*.yml")):
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for question, options in data.items():
+                for value, facts in (options or {}).items():
+                    option = self.questions[question].options[str(value)]
+                    clash = set(facts) & set(option.facts)
+                    if clash:
+                        raise ValueError(f"{path.name}: {question}.{value} redefines {sorted(clash)}")
+                    option.facts.update(facts)
 
     def __getitem__(self, name: str) -> Question:
         return self.questions[name]

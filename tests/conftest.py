@@ -36,17 +36,20 @@ GenerateFn = Callable[..., Path]
 def generate(copier_template: Path, tmp_path_factory: pytest.TempPathFactory) -> GenerateFn:
     """generate(**answers) -> path of a project generated with --defaults (cached per answer set).
 
-    Generated trees are shared between tests: treat them as read-only.
+    Post-generation tasks (hooks/) are skipped unless ``run_tasks=True``, so validators
+    see exactly what the templates produce. Generated trees are shared between tests:
+    treat them as read-only.
     """
     from copier import run_copy
 
     cache: dict[str, Path] = {}
 
-    def _generate(**answers: Any) -> Path:
-        key = json.dumps(answers, sort_keys=True, default=str)
+    def _generate(run_tasks: bool = False, **answers: Any) -> Path:
+        key = json.dumps([run_tasks, answers], sort_keys=True, default=str)
         if key not in cache:
             dst = tmp_path_factory.mktemp("project") / "my-app"
-            run_copy(str(copier_template), dst, data=answers, defaults=True, unsafe=True, quiet=True)
+            run_copy(str(copier_template), dst, data=answers, defaults=True, unsafe=True, quiet=True,
+                     skip_tasks=not run_tasks)
             cache[key] = dst
         return cache[key]
 
