@@ -58,7 +58,8 @@ def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
     if not slug or not slug[0].isalpha():
         slug = f"app-{slug}".strip("-")
-    return slug[:40].rstrip("-")
+    slug = slug[:40].rstrip("-")
+    return slug if len(slug) >= 3 else f"{slug}-app"
 
 
 def cloud_provider(catalog: Catalog, answers: Mapping[str, Any]) -> str:
