@@ -10,6 +10,7 @@ from jinja2.ext import Extension
 from jinja2.runtime import Context
 
 from . import cicd_model, docs_model, infra_model, observability_model, questionnaire
+from .markdown import tidy_markdown
 from .answers import known_answers
 from .catalog import TIERS, load_catalog
 from .recommend import recommend as _recommend
@@ -86,5 +87,6 @@ class ProdreadyExtension(Extension):
             project=project,
             catalog=CATALOG,
         )
+        environment.filters["tidy_markdown"] = tidy_markdown
         for area in (infra_model, cicd_model, observability_model):
             environment.globals.update(area.GLOBALS)

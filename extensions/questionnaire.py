@@ -100,7 +100,8 @@ def check_all(catalog: Catalog, context: Mapping[str, Any]) -> list[str]:
     answers = effective_answers(catalog, given, {"_folder_name": context.get("_folder_name")})
     relevant = applicable(catalog, answers)
     for problem in rules.problems(catalog, answers):
-        if problem.question in relevant:
+        # Copier validates every answer it is given, even one its `when` hides.
+        if problem.question in relevant or problem.question in given:
             messages.append(str(problem))
     return messages
 

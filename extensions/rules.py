@@ -286,9 +286,9 @@ def metric_rollback_needs_metrics(catalog: Catalog, a: Answers) -> Iterator[Prob
         return
     if a["metrics"] == "platform" and a["apm"] in ("none", "sentry_performance"):
         yield Problem(
-            "rollback_automation",
-            "metric_based rollback needs an error-rate metric to query: choose metrics prometheus_grafana, datadog "
-            "or cloudwatch (or apm datadog / new_relic), or rollback_automation smoke_test.",
+            "metrics",
+            "rollback_automation metric_based needs an error-rate metric to query: choose metrics prometheus_grafana, "
+            "datadog or cloudwatch (or apm datadog / new_relic), or rollback_automation smoke_test.",
         )
 
 
