@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 # pip's scripts, then the npm packages and extra venvs that .ci/install.d/*.sh install
 BIN_DIRS = [Path(sys.executable).parent, Path(sys.prefix) / "bin", REPO / ".ci" / "node" / "node_modules" / ".bin"]
@@ -15,14 +17,17 @@ BIN_DIRS += sorted((REPO / ".ci" / "venvs").glob("*/bin"))
 
 
 def tool(name: str) -> str:
-    """Absolute path of an installed tool; fails the test run loudly when missing."""
+    """Absolute path of an installed tool: a missing one skips the test locally and fails it in CI."""
     for directory in BIN_DIRS:
         candidate = directory / name
         if candidate.exists():
             return str(candidate)
     found = shutil.which(name)
     if not found:
-        raise FileNotFoundError(f"validator '{name}' is not installed: run .ci/run (it installs every validator)")
+        message = f"validator '{name}' is not installed: run .ci/run (it installs every validator)"
+        if os.environ.get("CI"):
+            raise FileNotFoundError(message)
+        pytest.skip(message)  # locally, a missing validator skips; in CI it fails
     return found
 
 
