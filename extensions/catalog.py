@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 SECTION_FILES = ("core", "deployment", "observability", "operations", "cicd")
@@ -61,6 +63,10 @@ class Question:
         return self.options.get(str(value))
 
 
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+
+
 _OPTION_KEYS = {"label", "recommended_for", "pros", "cons", "pricing", "monthly_usd", "requires"}
 
 
@@ -84,11 +90,11 @@ class Catalog:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        structure = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8"))
+        structure = _load_yaml((root / "copier.yml").read_text(encoding="utf-8"))
         knowledge: dict[str, tuple[str, dict[str, Any]]] = {}
         self.tier_info: dict[str, Any] = {}
         for section in SECTION_FILES:
-            data = yaml.safe_load((CATALOG_DIR / f"{section}.yml").read_text(encoding="utf-8"))
+            data = _load_yaml((CATALOG_DIR / f"{section}.yml").read_text(encoding="utf-8"))
             if "tiers" in data:
                 self.tier_info = data["tiers"]
             for name, entry in data["questions"].items():
@@ -120,7 +126,7 @@ class Catalog:
     def _merge_facts(self) -> None:
         """Add each area's option facts (catalog/facts/<area>.yml: question -> option -> facts)."""
         for path in sorted((CATALOG_DIR / "facts").glob("*.yml")):
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = _load_yaml(path.read_text(encoding="utf-8")) or {}
             for question, options in data.items():
                 for value, facts in (options or {}).items():
                     option = self.questions[question].options[str(value)]
@@ -149,7 +155,11 @@ class Catalog:
         return [q for q in self.questions.values() if q.section == section]
 
 
-@lru_cache(maxsize=4)
 def load_catalog(root: Path = TEMPLATE_ROOT) -> Catalog:
     """The catalog of one template checkout, read once per process."""
+    return _load_catalog(root.resolve())
+
+
+@lru_cache(maxsize=4)
+def _load_catalog(root: Path) -> Catalog:
     return Catalog(root)

@@ -17,7 +17,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import rules
-from .catalog import CATALOG_DIR, TIERS, Catalog
+from .catalog import CATALOG_DIR, TIERS, Catalog, _load_yaml
 from .questionnaire import applicable, describe
 from .recommend import effective_answers, recommend
 
@@ -160,7 +160,7 @@ def _secret_source(a: Mapping[str, Any], environment: str, name: str) -> str:
 def _variable_specs() -> list[dict[str, Any]]:
     specs: list[dict[str, Any]] = []
     for path in sorted((CATALOG_DIR / "variables").glob("*.yml")):
-        specs.extend(yaml.safe_load(path.read_text(encoding="utf-8")) or [])
+        specs.extend(_load_yaml(path.read_text(encoding="utf-8")) or [])
     return specs
 
 
