@@ -64,7 +64,7 @@ class Question:
 
 
 def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 _OPTION_KEYS = {"label", "recommended_for", "pros", "cons", "pricing", "monthly_usd", "requires"}

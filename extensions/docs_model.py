@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import rules
@@ -99,7 +98,8 @@ class Project:
         a = self.answers
         lines = [
             f"prodready generated the {a['tier']} operations scaffold for {a['project_name']}.",
-            f"Deploy target: {a['deploy_target']}; CI: {a['ci_platform']}; estimated cost ~${self.total_monthly_usd:,.0f}/month (docs/costs.md).",
+            f"Deploy target: {a['deploy_target']}; CI: {a['ci_platform']}; "
+            f"estimated cost ~${self.total_monthly_usd:,.0f}/month (docs/costs.md).",
             "Read docs/operations.md first; every decision and its alternatives are in docs/decisions.md.",
         ]
         if self.suggestions:
@@ -112,7 +112,8 @@ def _label(catalog: Catalog, name: str, value: Any) -> str:
     question = catalog[name]
     if question.is_choice:
         values = value if isinstance(value, list) else [value]
-        return ", ".join(question.options[str(v)].label if str(v) in question.options else str(v) for v in values) or "none"
+        labels = [question.options[str(v)].label if str(v) in question.options else str(v) for v in values]
+        return ", ".join(labels) or "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

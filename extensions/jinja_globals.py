@@ -10,9 +10,9 @@ from jinja2.ext import Extension
 from jinja2.runtime import Context
 
 from . import cicd_model, docs_model, infra_model, observability_model, questionnaire
-from .markdown import tidy_markdown
 from .answers import known_answers
 from .catalog import TIERS, load_catalog
+from .markdown import tidy_markdown
 from .recommend import recommend as _recommend
 
 CATALOG = load_catalog()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import yaml
+from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import rules
@@ -68,17 +70,22 @@ def problem_text(catalog: Catalog, name: str, answers: Mapping[str, Any]) -> str
     return " ".join(p.message for p in rules.problems(catalog, answers, only=name))
 
 
-def applicable(catalog: Catalog, answers: Mapping[str, Any]) -> set[str]:
-    """Names of the questions whose copier.yml ``when`` holds for these answers."""
+@lru_cache(maxsize=4)
+def _when_templates(catalog: Catalog) -> dict[str, Template | bool]:
+    """Each question's copier.yml ``when``, compiled once per catalog."""
     env = SandboxedEnvironment()
     env.globals["catalog"] = catalog
+    return {
+        name: q.when if isinstance(q.when, bool) else env.from_string(str(q.when))
+        for name, q in catalog.questions.items()
+    }
+
+
+def applicable(catalog: Catalog, answers: Mapping[str, Any]) -> set[str]:
+    """Names of the questions whose copier.yml ``when`` holds for these answers."""
     names = set()
-    for name, question in catalog.questions.items():
-        when = question.when
-        if isinstance(when, bool):
-            ok = when
-        else:
-            ok = env.from_string(str(when)).render(**answers).strip().lower() in ("true", "yes", "1")
+    for name, when in _when_templates(catalog).items():
+        ok = when if isinstance(when, bool) else when.render(**answers).strip().lower() in ("true", "yes", "1")
         if ok:
             names.add(name)
     return names
@@ -109,4 +116,5 @@ def check_all(catalog: Catalog, context: Mapping[str, Any]) -> list[str]:
 def report(messages: list[str]) -> str:
     count = len(messages)
     head = f"prodready: {count} problem{'s' if count != 1 else ''} in your answers:"
-    return "\n".join([head, *(f"  - {m}" for m in messages), "Fix them in your answers (data file, --data, or .copier-answers.yml) and run again."])
+    fix = "Fix them in your answers (data file, --data, or .copier-answers.yml) and run again."
+    return "\n".join([head, *(f"  - {m}" for m in messages), fix])

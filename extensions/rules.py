@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from .answers import cloud_provider, is_container_target
@@ -41,8 +42,9 @@ class Suggestion:
 
 
 Rule = Callable[[Catalog, Answers], Iterator[Problem]]
+Advice = Callable[[Catalog, Answers], Iterator[Suggestion]]
 RULES: list[Rule] = []
-ADVICE: list[Callable[[Catalog, Answers], Iterator[Suggestion]]] = []
+ADVICE: list[Advice] = []
 
 
 def rule(fn: Rule) -> Rule:
@@ -50,7 +52,7 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
-def advice(fn: Callable[[Catalog, Answers], Iterator[Suggestion]]) -> Callable[[Catalog, Answers], Iterator[Suggestion]]:
+def advice(fn: Advice) -> Advice:
     ADVICE.append(fn)
     return fn
 
@@ -157,7 +159,7 @@ def canary_steps_shape(catalog: Catalog, a: Answers) -> Iterator[Problem]:
         yield Problem("canary_steps", f"{steps!r} must be a list of whole percentages. {fix}")
     elif any(not 1 <= s <= 100 for s in steps):
         yield Problem("canary_steps", f"{steps} has a step outside 1-100. {fix}")
-    elif any(b <= a_ for a_, b in zip(steps, steps[1:])):
+    elif any(later <= earlier for earlier, later in pairwise(steps)):
         yield Problem("canary_steps", f"{steps} must be strictly increasing. {fix}")
     elif steps[-1] != 100:
         yield Problem("canary_steps", f"{steps} must end at 100 so the rollout completes. {fix}")
@@ -239,24 +241,24 @@ def previews_need_capable_ci(catalog: Catalog, a: Answers) -> Iterator[Problem]:
 
 @rule
 def staging_gate_needs_staging(catalog: Catalog, a: Answers) -> Iterator[Problem]:
-    if _has(a, "auto_deploy", "environments") and a["auto_deploy"] == "staging_auto_production_manual":
-        if isinstance(a["environments"], list) and "staging" not in a["environments"]:
-            yield Problem(
-                "auto_deploy",
-                "staging_auto_production_manual deploys to staging first, but staging is not in environments. "
-                "Add staging to environments, or choose auto_deploy production_auto or manual.",
-            )
+    gated = _has(a, "auto_deploy", "environments") and a["auto_deploy"] == "staging_auto_production_manual"
+    if gated and isinstance(a["environments"], list) and "staging" not in a["environments"]:
+        yield Problem(
+            "auto_deploy",
+            "staging_auto_production_manual deploys to staging first, but staging is not in environments. "
+            "Add staging to environments, or choose auto_deploy production_auto or manual.",
+        )
 
 
 @rule
 def on_call_needs_paging(catalog: Catalog, a: Answers) -> Iterator[Problem]:
-    if _has(a, "on_call", "alert_channels") and a["on_call"]:
-        if not {"pagerduty", "opsgenie"} & set(a["alert_channels"] or []):
-            yield Problem(
-                "on_call",
-                "an on-call rotation pages through PagerDuty or Opsgenie: add pagerduty or opsgenie to alert_channels, "
-                "or set on_call false (business-hours monitoring).",
-            )
+    paging = {"pagerduty", "opsgenie"}
+    if _has(a, "on_call", "alert_channels") and a["on_call"] and not paging & set(a["alert_channels"] or []):
+        yield Problem(
+            "on_call",
+            "an on-call rotation pages through PagerDuty or Opsgenie: add pagerduty or opsgenie to alert_channels, "
+            "or set on_call false (business-hours monitoring).",
+        )
 
 
 @rule
@@ -314,7 +316,10 @@ def canary_with_flags(catalog: Catalog, a: Answers) -> Iterator[Suggestion]:
 @advice
 def observability_is_not_optional(catalog: Catalog, a: Answers) -> Iterator[Suggestion]:
     if a.get("tier") != "mvp" and a.get("error_tracking") == "none":
-        yield Suggestion("error_tracking", "Observability is not optional in production: add error tracking (Sentry is free up to 5k errors/month).")
+        yield Suggestion(
+            "error_tracking",
+            "Observability is not optional in production: add error tracking (Sentry is free up to 5k errors/month).",
+        )
     if a.get("tier") != "mvp" and a.get("uptime") == "none":
         yield Suggestion("uptime", "No uptime monitoring: users will find outages first. UptimeRobot is free for 50 monitors.")
 
@@ -334,7 +339,9 @@ def worker_without_queue(catalog: Catalog, a: Answers) -> Iterator[Suggestion]:
 @advice
 def high_slo_without_on_call(catalog: Catalog, a: Answers) -> Iterator[Suggestion]:
     if str(a.get("slo_availability", "99.0")) in ("99.95", "99.99") and not a.get("on_call"):
-        yield Suggestion("on_call", f"A {a['slo_availability']}% SLO leaves minutes of error budget a month: it needs an on-call rotation.")
+        yield Suggestion(
+            "on_call", f"A {a['slo_availability']}% SLO leaves minutes of error budget a month: it needs an on-call rotation."
+        )
     if str(a.get("slo_availability", "99.0")) in ("99.9", "99.95", "99.99") and a.get("autoscale_min", 2) < 2:
         yield Suggestion("autoscale_min", "One instance cannot meet a 99.9%+ SLO through a deploy or a host failure: run at least 2.")
 
@@ -342,7 +349,10 @@ def high_slo_without_on_call(catalog: Catalog, a: Answers) -> Iterator[Suggestio
 @advice
 def prometheus_on_serverless(catalog: Catalog, a: Answers) -> Iterator[Suggestion]:
     if a.get("metrics") == "prometheus_grafana" and catalog.fact("deploy_target", a.get("deploy_target"), "image") == "none":
-        yield Suggestion("metrics", "Prometheus cannot scrape serverless functions: push metrics through an OpenTelemetry collector or Grafana Cloud.")
+        yield Suggestion(
+            "metrics",
+            "Prometheus cannot scrape serverless functions: push metrics through an OpenTelemetry collector or Grafana Cloud.",
+        )
 
 
 def problems(catalog: Catalog, answers: Answers, only: str | None = None) -> list[Problem]:
