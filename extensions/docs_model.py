@@ -205,7 +205,10 @@ def _decisions(catalog: Catalog, a: Mapping[str, Any]) -> dict[str, list[Decisio
         if name == "cloud_provider":
             why = f"Computed from deploy_target {a['deploy_target']}."
         elif name == "tier":
-            why = "Your answer: it sets every recommendation below."
+            same, why = True, "Your answer: it sets every recommendation below."
+        elif question.derived_from and same:
+            source = question.derived_from.split(".")[0]
+            why = f"The usual value for {source} {_label(catalog, source, a[source])}."
         elif same:
             why = f"Recommended for {tier}."
             reason = question.reasons.get(tier)
