@@ -34,8 +34,15 @@ def help_text(catalog: Catalog, name: str, answers: Mapping[str, Any]) -> str:
     lines = [f"{name}: {question.prompt}"]
     if question.is_choice and name not in ("tier", "mode"):
         values = value if isinstance(value, list) else [value]
-        shown = [describe(question.options[v]) for v in values if v in question.options]
-        lines.append(f"  Recommended for {tier}: " + " | ".join(shown))
+        options = [question.options[v] for v in values if v in question.options]
+        lines.append(f"  Recommended for {tier}: " + (", ".join(o.label for o in options) or "none"))
+        for option in options:
+            prefix = f"    {option.label}: " if len(options) > 1 else "    "
+            for key, items in (("pros", option.pros), ("cons", option.cons)):
+                if items:
+                    lines.append(f"{prefix}{key}: " + "; ".join(items))
+            if option.pricing:
+                lines.append(f"{prefix}pricing: {option.pricing}")
     elif not question.is_choice and name not in ("project_name",):
         reason = question.reasons.get(tier, "")
         lines.append(f"  Recommended for {tier}: {value}" + (f" ({reason})" if reason else ""))
