@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from .registry import Finding, check
-from .tools import REPO
+from .tools import REPO, missing
 
 NODE_DIR = REPO / ".ci" / "node"
 BLOCK = re.compile(r"^```mermaid[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -41,7 +41,7 @@ def mermaid_blocks(text: str) -> list[str]:
 def parse_errors(blocks: list[dict[str, object]]) -> list[dict[str, object]]:
     """Mermaid's parse errors for ``[{file, index, source}]`` (empty when every block parses)."""
     if not (NODE_DIR / "node_modules" / "mermaid").is_dir():
-        raise FileNotFoundError("mermaid is not installed: run .ci/install.d/observability.sh")
+        missing("mermaid")
     proc = subprocess.run(["node", "--input-type=module", "-e", PARSER], cwd=NODE_DIR, input=json.dumps(blocks),
                           capture_output=True, text=True, timeout=300, check=False)
     if proc.returncode:

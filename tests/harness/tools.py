@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -24,11 +25,16 @@ def tool(name: str) -> str:
             return str(candidate)
     found = shutil.which(name)
     if not found:
-        message = f"validator '{name}' is not installed: run .ci/run (it installs every validator)"
-        if os.environ.get("CI"):
-            raise FileNotFoundError(message)
-        pytest.skip(message)  # locally, a missing validator skips; in CI it fails
+        missing(name)
     return found
+
+
+def missing(name: str) -> NoReturn:
+    """A validator is not installed: skip the test locally, fail it in CI."""
+    message = f"validator '{name}' is not installed: run .ci/run (it installs every validator)"
+    if os.environ.get("CI"):
+        raise FileNotFoundError(message)
+    pytest.skip(message)
 
 
 def run(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 600) -> tuple[int, str]:
