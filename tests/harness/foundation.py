@@ -14,6 +14,7 @@ from .tools import run, tool
 HERE = Path(__file__).resolve().parent
 UNRENDERED = re.compile(r"\{\{|\{%|%\}|\}\}")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
 ENV_LINE = re.compile(r"^[A-Z][A-Z0-9_]*=(\"[^\"]*\"|'[^']*'|[^\s\"'#]*)$")
 
 
@@ -38,7 +39,7 @@ def markdown_lint(root: Path, files: list[Path]) -> list[Finding]:
 
 
 def _markdown_structure(root: Path, path: Path) -> list[Finding]:
-    """No unrendered Jinja, no empty section, balanced code fences."""
+    """No unrendered Jinja, no empty section, balanced code fences, no broken relative link."""
     rel = _rel(root, path)
     text = path.read_text(encoding="utf-8")
     found: list[Finding] = []
@@ -46,6 +47,11 @@ def _markdown_structure(root: Path, path: Path) -> list[Finding]:
         found.append(Finding("markdown-structure", rel, "contains unrendered Jinja"))
     if text.count("```") % 2:
         found.append(Finding("markdown-structure", rel, "unbalanced code fence"))
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z]+:|^#", target):
+            continue
+        if not (path.parent / target.split("#", 1)[0]).exists():
+            found.append(Finding("markdown-structure", rel, f"broken link to {target}"))
     lines = text.splitlines()
     headings = [(i, len(m.group(1)), m.group(2)) for i, line in enumerate(lines) if (m := HEADING.match(line))]
     in_fence = False
