@@ -1,11 +1,504 @@
-"""Derived values for the cicd templates (owned by the cicd work).
+"""The CI/CD pipeline model: one platform-neutral description that every platform's template renders.
 
-Add pass_context functions or plain helpers to GLOBALS; jinja_globals registers them.
+``pipeline()`` answers, for the chosen stack: which quality gates run (facts in
+catalog/facts/cicd.yml), which refs trigger CI, which environments deploy from which refs
+and in which order, where the approval gate sits, the steps of a deploy (IaC apply,
+migrations, strategy, smoke test, rollback) and the secrets and variables CI needs.
+Templates only translate it into each platform's syntax.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-GLOBALS: dict[str, Callable[..., Any]] = {}
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from .catalog import Catalog, load_catalog
+
+# Seed 004 2.4: roll back when the error rate spikes "within 5 minutes" of a deploy.
+WATCH_SECONDS = 300
+PROBE_INTERVAL_SECONDS = 5
+PREVIEW_LABEL = "preview"
+PREVIEW_COMMAND = "/preview"
+GITLEAKS_IMAGE = "ghcr.io/gitleaks/gitleaks:v8.28.0"
+GITLEAKS_SCAN = "git . --redact --verbose"  # arguments of the gitleaks image, run in the repository
+TRIVY_VERSION = "v0.65.0"
+TRIVY = '"$HOME/.local/bin/trivy"'
+OIDC_TOKEN_FILE = "/tmp/ci-oidc-token"  # absolute: terraform -chdir and scripts read it from anywhere
+NOTIFY_SECRETS = {
+    "slack": ["SLACK_WEBHOOK_URL"],
+    "teams": ["TEAMS_WEBHOOK_URL"],
+    "email": ["SMTP_URL", "SMTP_USERNAME", "SMTP_PASSWORD"],
+    "pagerduty": ["PAGERDUTY_ROUTING_KEY"],
+    "github_issues": [],
+}
+NOTIFY_VARIABLES = {"email": ["NOTIFY_EMAIL_TO", "NOTIFY_EMAIL_FROM"]}
+CLOUD_VARIABLES = {
+    "aws": ["AWS_DEPLOY_ROLE_ARN", "AWS_REGION"],
+    "gcp": ["GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT"],
+    "azure": ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"],
+    "none": [],
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named shell step; ``when`` is ``always``, ``success`` or ``failure`` (of the steps before)."""
+
+    name: str
+    run: str
+    when: str = "success"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A branch or tag pattern (``*`` matches within a path segment, as the platforms do)."""
+
+    kind: str  # "branch" | "tag"
+    pattern: str
+
+    @property
+    def prefix(self) -> str:
+        return self.pattern.rstrip("*")
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.pattern.endswith("*")
+
+    @property
+    def regex(self) -> str:
+        """Anchored regular expression of the pattern (slashes escaped, for GitLab/CircleCI/Travis)."""
+        body = self.prefix.replace("/", "\\/").replace(".", "\\.")
+        return f"^{body}" + (".*$" if self.is_prefix else "$")
+
+    @property
+    def git_ref(self) -> str:
+        return ("refs/heads/" if self.kind == "branch" else "refs/tags/") + self.prefix
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """One environment's deploy: from which refs, after which environment, behind which gate."""
+
+    environment: str
+    url: str
+    gate: str  # "automatic" | "approval" | "manual"
+    refs: tuple[Ref, ...]
+    previous: str  # the environment deployed before this one on the same refs ("" for the first)
+
+    @property
+    def job(self) -> str:
+        return f"deploy-{self.environment}"
+
+    @property
+    def previous_job(self) -> str:
+        return f"deploy-{self.previous}" if self.previous else ""
+
+    @property
+    def branches(self) -> list[str]:
+        return [r.pattern for r in self.refs if r.kind == "branch"]
+
+    @property
+    def tags(self) -> list[str]:
+        return [r.pattern for r in self.refs if r.kind == "tag"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A quality-gate job: lint, typecheck, test, build, audit."""
+
+    job: str
+    name: str
+    run: str
+
+
+@dataclass
+class Pipeline:
+    answers: Mapping[str, Any]
+    platform: str
+    slug: str
+    language: dict[str, Any]
+    install: str
+    checks: list[Check]
+    image: bool
+    image_repository: str
+    registry_login: str
+    cloud: str
+    ci_branches: list[str]  # push triggers of the CI run ("*" for every branch)
+    pr_branches: list[str]  # pull-request target branches
+    tags: list[str]
+    main_branch: str
+    deploys: list[Deploy]
+    deploy_steps: list[Step]  # the same for every environment: DEPLOY_ENVIRONMENT, DEPLOY_URL and IMAGE are set
+    migration_gate: bool  # db_migrations manual: an approved migration job runs before each deploy
+    iac: dict[str, str] | None
+    iac_environments: list[str]
+    secrets: list[str]
+    variables: list[str]
+    deploy_secrets: list[str]
+    notifications: list[str]
+    previews: str
+    preview_ttl_hours: int
+
+    @property
+    def manual(self) -> bool:
+        return self.answers["auto_deploy"] == "manual"
+
+    @property
+    def deploy_environments(self) -> list[str]:
+        return [d.environment for d in self.deploys]
+
+    @property
+    def has_previews(self) -> bool:
+        return self.previews != "none"
+
+    @property
+    def on_demand(self) -> bool:
+        return self.previews == "on_demand"
+
+    preview_label: str = PREVIEW_LABEL
+    preview_command: str = PREVIEW_COMMAND
+
+    @property
+    def registry_secrets(self) -> list[str]:
+        return [s for s in self.secrets if s.startswith("REGISTRY_")]
+
+    @property
+    def notify_secrets(self) -> list[str]:
+        return [s for channel in self.notifications for s in NOTIFY_SECRETS[channel]]
+
+    @property
+    def ci_refs(self) -> list[Ref]:
+        """Pushes that run the pipeline (branches, then tags)."""
+        return [Ref("branch", b) for b in self.ci_branches] + [Ref("tag", t) for t in self.tags]
+
+    @property
+    def release_refs(self) -> list[Ref]:
+        """Refs whose pipeline publishes an image and deploys (or, in manual mode, could)."""
+        refs = [r for d in self.deploys for r in d.refs] or [Ref("branch", self.main_branch)]
+        return list(dict.fromkeys(refs))
+
+    @property
+    def lanes(self) -> list[tuple[list[Ref], list[Deploy]]]:
+        """Release refs grouped by the deploys they trigger (one pipeline each where a platform needs it)."""
+        groups: dict[tuple[str, ...], list[Ref]] = {}
+        for ref in self.release_refs:
+            key = tuple(d.environment for d in self.deploys if ref in d.refs)
+            groups.setdefault(key, []).append(ref)
+        return [(refs, [self.deploy(e) for e in key]) for key, refs in groups.items()]
+
+    def deploy(self, environment: str) -> Deploy:
+        return next(d for d in self.deploys if d.environment == environment)
+
+    def iac_plan(self, environment: str) -> str:
+        """The plan command for an environment name (or "$DEPLOY_ENVIRONMENT"); writes plan.txt."""
+        return self.iac["plan"].replace("{env}", environment) if self.iac else ""
+
+    @property
+    def security_steps(self) -> list[Step]:
+        """Secret scanning (gitleaks over the whole history) and the dependency audit."""
+        return [
+            Step("Scan the git history for secrets (gitleaks)",
+                 f'docker run --rm -v "$PWD:/repo" -w /repo {GITLEAKS_IMAGE} {GITLEAKS_SCAN}'),
+            Step("Audit dependencies for known vulnerabilities", self.language["audit"]),
+        ]
+
+    @property
+    def image_steps(self) -> list[Step]:
+        """Build, scan with Trivy (fail on HIGH/CRITICAL), then push: run with IMAGE set."""
+        return [
+            Step("Build the image", 'docker build --pull --tag "$IMAGE" .'),
+            Step("Install Trivy",
+                 f"curl -sSfL https://raw.githubusercontent.com/aquasecurity/trivy/{TRIVY_VERSION}/contrib/install.sh"
+                 f' | sh -s -- -b "$HOME/.local/bin" {TRIVY_VERSION}'),
+            Step("Scan the image (Trivy, fail on HIGH/CRITICAL)",
+                 f'{TRIVY} image --exit-code 1 --ignore-unfixed --severity HIGH,CRITICAL "$IMAGE"'),
+            Step("Log in to the registry", self.registry_login),
+            Step("Push the image", 'docker push "$IMAGE"'),
+        ]
+
+    @property
+    def oidc(self) -> dict[str, Any]:
+        """OIDC federation of the cloud for shell-based platforms: audience, env, login, alpine_cli."""
+        if self.cloud == "none":
+            return {}
+        catalog = load_catalog()
+        facts = {k: catalog.fact("cloud_provider", self.cloud, k) for k in ("oidc_audience", "oidc_env", "oidc_login", "alpine_cli")}
+        return {"token_file": OIDC_TOKEN_FILE, "audience": facts["oidc_audience"], "env": facts["oidc_env"],
+                "login": facts["oidc_login"], "alpine_cli": facts["alpine_cli"]}
+
+    @property
+    def deploy_image(self) -> dict[str, str]:
+        """The container deploy jobs run in (container-based platforms) and how to make it ready."""
+        catalog = load_catalog()
+        prepare = [catalog.fact("cloud_provider", self.cloud, "deploy_prepare")]
+        if self.iac:
+            prepare += [self.iac["setup"], 'export PATH="$HOME/.local/bin:$PATH"']
+        return {"image": catalog.fact("cloud_provider", self.cloud, "deploy_image"), "prepare": " && ".join(prepare)}
+
+    def copier_update(self, repository: str = "") -> str:
+        """The template-update script for this platform (repository: the owner/name expression outside GitHub/GitLab)."""
+        if self.platform == "github_actions":
+            return copier_update(f"git push --force --set-upstream origin {UPDATE_BRANCH}",
+                                 f"gh pr create --fill --head {UPDATE_BRANCH} --label dependencies || "
+                                 'echo "the pull request exists and now has the update"')
+        if self.platform == "gitlab_ci":
+            return copier_update(
+                f'git push --force "https://oauth2:${{GITLAB_API_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git" {UPDATE_BRANCH} '
+                '-o merge_request.create -o merge_request.target="$CI_DEFAULT_BRANCH" -o merge_request.label=dependencies')
+        if self.platform == "azure_devops":
+            return copier_update(
+                f'git -c http.extraheader="AUTHORIZATION: bearer ${{SYSTEM_ACCESSTOKEN}}" push --force origin HEAD:{UPDATE_BRANCH}',
+                f'az repos pr create --source-branch {UPDATE_BRANCH} --target-branch {self.main_branch} '
+                f'--title "{UPDATE_TITLE}" --output none || echo "the pull request exists and now has the update"')
+        return copier_update(*github_pull_request(repository, self.main_branch))
+
+    @property
+    def gitleaks(self) -> dict[str, str]:
+        return {"image": GITLEAKS_IMAGE, "args": GITLEAKS_SCAN}
+
+
+def _refs(*specs: str) -> tuple[Ref, ...]:
+    return tuple(Ref(*spec.split(":", 1)) for spec in specs)
+
+
+def deploy_refs(branch_strategy: str, environment: str) -> tuple[Ref, ...]:
+    """Which refs deploy an environment (seed 001 7.4 branch strategies)."""
+    if branch_strategy != "git_flow":
+        return _refs("branch:main")
+    if environment == "production":  # release candidates and release tags, after the pre-production chain
+        return _refs("branch:release/*", "branch:hotfix/*", "tag:v*")
+    return _refs("branch:develop", "branch:release/*", "branch:hotfix/*", "tag:v*")
+
+
+def ci_triggers(branch_strategy: str) -> tuple[list[str], list[str], list[str]]:
+    """(push branches, pull-request target branches, tags) that run the pipeline."""
+    if branch_strategy == "trunk_based":  # every short-lived branch gets feedback before its PR
+        return ["*"], ["main"], []
+    if branch_strategy == "github_flow":
+        return ["main"], ["main"], []
+    return ["main", "develop", "release/*", "hotfix/*"], ["develop", "main"], ["v*"]
+
+
+def _gate(auto_deploy: str, environment: str) -> str:
+    if auto_deploy == "manual":
+        return "manual"
+    if environment == "production" and auto_deploy == "staging_auto_production_manual":
+        return "approval"
+    return "automatic"
+
+
+def error_rate_watch(max_pct: float) -> str:
+    """Probe the new release for WATCH_SECONDS; fail when the failed-request share exceeds max_pct."""
+    return "\n".join([
+        "total=0",
+        "failed=0",
+        f"end=$((SECONDS + {WATCH_SECONDS}))",
+        'while [ "$SECONDS" -lt "$end" ]; do',
+        "  code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 5 \"$DEPLOY_URL/health\" || true)",
+        "  total=$((total + 1))",
+        '  case "$code" in 2*|3*) ;; *) failed=$((failed + 1)) ;; esac',
+        f"  sleep {PROBE_INTERVAL_SECONDS}",
+        "done",
+        f"awk -v failed=\"$failed\" -v total=\"$total\" -v max={max_pct} 'BEGIN {{ rate = 100 * failed / total; "
+        "printf \"error rate %.2f%% over %d probes (rollback above %s%%)\\n\", rate, total, max; exit (rate > max) }'",
+    ])
+
+
+UPDATE_BRANCH = "chore/copier-update"
+UPDATE_TITLE = "chore: update from the prodready template"
+COPIER = '"copier==9.19.1" "copier-template-extensions==0.3.4"'
+
+
+def copier_update(push: str, open_pr: str = "") -> str:
+    """Weekly job: when prodready has a newer version, `copier update` and propose it on UPDATE_BRANCH."""
+    body = [
+        'git config user.name "prodready-update"',
+        'git config user.email "prodready-update@users.noreply.github.com"',
+        f"git switch -C {UPDATE_BRANCH}",
+        "copier update --trust --defaults --skip-answered --conflict rej",
+        "git add --all",
+        f'git commit --message "{UPDATE_TITLE}"',
+        push,
+        *([open_pr] if open_pr else []),
+    ]
+    return "\n".join([
+        f"python3 -m pip install --quiet {COPIER}",
+        "status=0",
+        "copier check-update --quiet . || status=$?",
+        'if [ "$status" -eq 2 ]; then',
+        *(f"  {line}" for line in body),
+        'elif [ "$status" -ne 0 ]; then',
+        '  echo "copier check-update failed with status $status" >&2',
+        "  false",
+        "else",
+        '  echo "prodready is up to date"',
+        "fi",
+    ])
+
+
+def github_pull_request(repository: str, base: str) -> tuple[str, str]:
+    """(push, open pull request) against GitHub with GH_TOKEN, for CI platforms outside GitHub."""
+    push = f'git push --force "https://x-access-token:${{GH_TOKEN}}@github.com/{repository}.git" {UPDATE_BRANCH}'
+    data = f'{{"title": "{UPDATE_TITLE}", "head": "{UPDATE_BRANCH}", "base": "{base}", "body": "Review *.rej files for conflicts."}}'
+    open_pr = ('curl --silent --show-error --request POST --header "Authorization: Bearer ${GH_TOKEN}" '
+               f'--header "Accept: application/vnd.github+json" "https://api.github.com/repos/{repository}/pulls" '
+               f"--data '{data}'")
+    return push, open_pr
+
+
+def strategy_label(a: Mapping[str, Any]) -> str:
+    strategy = a["deployment_strategy"]
+    if strategy == "canary":
+        steps = ", ".join(f"{s}%" for s in a["canary_steps"])
+        return f"canary {steps}, promoted step by step, aborted on failure"
+    return {
+        "rolling": "rolling update",
+        "blue_green": "blue/green, start the idle colour then switch traffic",
+        "ab_testing": "A/B: route the test segment to the new version",
+    }[strategy]
+
+
+ENV = '"$DEPLOY_ENVIRONMENT"'
+URL = '"$DEPLOY_URL"'
+MIGRATE_BEFORE = "bash scripts/migrate.sh pre_deploy"
+
+
+def deploy_steps(catalog: Catalog, a: Mapping[str, Any], iac: bool) -> tuple[Step, ...]:
+    """The steps of every deploy job, in order (environment, URL and image come from the job's variables)."""
+    steps: list[Step] = []
+    if iac:
+        label = catalog.fact("iac_tool", a["iac_tool"], "plan_label").split()[0]
+        apply = catalog.fact("iac_tool", a["iac_tool"], "apply")  # {env} is always inside double quotes
+        steps.append(Step(f"Apply infrastructure ({label})", apply.replace("{env}", "$DEPLOY_ENVIRONMENT")))
+    migrations = a["db_migrations"] if a["database"] != "none" else "none"
+    if migrations == "pre_deploy":
+        steps.append(Step("Run database migrations before the rollout", MIGRATE_BEFORE))
+    elif migrations == "expand_contract":
+        steps.append(Step("Expand the schema (backwards-compatible migrations)", "bash scripts/migrate.sh expand"))
+    steps.append(Step(f"Deploy ({strategy_label(a)})", f'bash scripts/deploy.sh {ENV} "$IMAGE"'))
+    steps.append(Step("Smoke test the health endpoints", f"bash scripts/smoke-test.sh {URL}"))
+    if a["rollback_automation"] == "metric_based":
+        steps.append(Step(f"Watch the error rate (roll back above {a['rollback_error_rate_pct']}%)",
+                          error_rate_watch(float(a["rollback_error_rate_pct"]))))
+    if a["rollback_automation"] != "none":
+        steps.append(Step("Roll back to the previous release", f"bash scripts/rollback.sh {ENV}", "failure"))
+    if migrations == "expand_contract":
+        steps.append(Step("Contract the schema (after a successful rollout)", "bash scripts/migrate.sh contract"))
+    return tuple(steps)
+
+
+def _deploys(catalog: Catalog, a: Mapping[str, Any]) -> list[Deploy]:
+    from .docs_model import environment_url
+
+    result: list[Deploy] = []
+    order = [e for e in catalog["environments"].options if e in a["environments"] and e != "development"]
+    for environment in order:
+        refs = deploy_refs(a["branch_strategy"], environment)
+        previous = next((d.environment for d in reversed(result) if set(d.refs) & set(refs)), "")
+        url = environment_url(a, environment)
+        result.append(Deploy(
+            environment=environment,
+            url=url,
+            gate=_gate(a["auto_deploy"], environment),
+            refs=refs,
+            previous=previous,
+        ))
+    return result
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def build_pipeline(catalog: Catalog, a: Mapping[str, Any]) -> Pipeline:
+    language = catalog.option("app_language", a["app_language"])
+    assert language is not None
+    facts = language.facts
+    checks = [Check("lint", "Lint", facts["lint"])]
+    if facts.get("typecheck"):
+        checks.append(Check("typecheck", "Type check", facts["typecheck"]))
+    checks.append(Check("test", "Test (coverage at least 80%)", facts["test"]))
+    if facts.get("build"):
+        checks.append(Check("build", "Build", facts["build"]))
+    platform = a["ci_platform"]
+    registry = a["container_registry"] if a["containerize"] else ""
+    registry_facts = catalog.option("container_registry", registry).facts if registry else {}
+    cloud = a["cloud_provider"]
+    iac = None
+    iac_envs: list[str] = []
+    if a["iac_tool"] != "manual":
+        iac = {k: catalog.fact("iac_tool", a["iac_tool"], k) for k in ("plan", "apply", "plan_label", "setup")}
+        iac_envs = [e for e in a["environments"] if e != "development"]
+    branches, pr_branches, tags = ci_triggers(a["branch_strategy"])
+    deploy_secrets = list(catalog.fact("deploy_target", a["deploy_target"], "deploy_secrets", []))
+    login_secrets = list(registry_facts.get("login_secrets", []))
+    if platform == "github_actions" and registry == "ghcr":
+        login_secrets = []  # GITHUB_TOKEN with packages: write
+    notifications = list(a["notifications"] or [])
+    secrets = deploy_secrets + login_secrets
+    if a["database"] != "none":
+        secrets.append("DATABASE_URL")  # per environment, for bash scripts/migrate.sh
+    if a["iac_tool"] == "pulumi":
+        secrets.append("PULUMI_ACCESS_TOKEN")
+    for channel in notifications:
+        secrets += NOTIFY_SECRETS[channel]
+    variables = list(CLOUD_VARIABLES.get(cloud, [])) + list(registry_facts.get("registry_variables", []))
+    for channel in notifications:
+        variables += NOTIFY_VARIABLES.get(channel, [])
+    return Pipeline(
+        answers=a,
+        platform=platform,
+        slug=a["project_slug"],
+        language=facts,
+        install=facts["install"],
+        checks=checks,
+        image=bool(a["containerize"]),
+        image_repository=f"{registry_facts['registry']}/{a['project_slug']}" if registry else "",
+        registry_login=registry_facts.get("login", ""),
+        cloud=cloud,
+        ci_branches=branches,
+        pr_branches=pr_branches,
+        tags=tags,
+        main_branch="main",
+        deploys=_deploys(catalog, a),
+        deploy_steps=list(deploy_steps(catalog, a, bool(iac))),
+        migration_gate=a["database"] != "none" and a["db_migrations"] == "manual",
+        iac=iac,
+        iac_environments=iac_envs,
+        secrets=_unique(secrets),
+        variables=_unique(variables),
+        deploy_secrets=deploy_secrets,
+        notifications=notifications,
+        previews=a["preview_environments"],
+        preview_ttl_hours=int(a["preview_ttl_hours"]),
+    )
+
+
+_CACHE: dict[int, Pipeline] = {}
+
+
+@pass_context
+def pipeline(ctx: Context) -> Pipeline:
+    """The pipeline model of the answers being rendered (computed once per project model)."""
+    from .docs_model import project_for
+    from .jinja_globals import _answers
+
+    catalog = load_catalog()
+    project = project_for(catalog, _answers(ctx))
+    key = id(project)
+    if key not in _CACHE:
+        _CACHE[key] = build_pipeline(catalog, project.answers)
+    return _CACHE[key]
+
+
+def yaml_str(text: str) -> str:
+    """A double-quoted YAML scalar (JSON strings are valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+GLOBALS: dict[str, Callable[..., Any]] = {"pipeline": pipeline, "yaml_quote": yaml_str}
