@@ -92,10 +92,11 @@ def known_choices(catalog: Catalog, a: Answers, only: str | None = None) -> Iter
                     continue
                 if actual not in allowed:
                     why = f" (deploy_target {a.get('deploy_target')} runs on {actual})" if needed == "cloud_provider" else ""
+                    reason = f": {option.fact('requires_why')}" if option.fact("requires_why") else ""
                     fits = _values(catalog, name, lambda o: _requires_met(catalog, o, a))
                     yield Problem(
                         name,
-                        f"{value!r} needs {needed} {' or '.join(map(str, allowed))}, but it is {actual}{why}. "
+                        f"{value!r} needs {needed} {' or '.join(map(str, allowed))}, but it is {actual}{why}{reason}. "
                         f"Choose one of: {fits}.",
                     )
 

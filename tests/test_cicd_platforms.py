@@ -30,6 +30,11 @@ FILES = {"azure_devops": ["azure-pipelines.yml"], "circleci": [".circleci/config
 BASE = {"tier": "production", "environments": ["development", "qa", "staging", "production"],
         "notifications": ["slack", "teams"], "preview_environments": "none", "dependency_updates": "renovate"}
 
+def base(platform: str) -> dict[str, Any]:
+    """BASE deploys to AWS (OIDC); Travis CI cannot federate to a cloud, so it deploys to a PaaS."""
+    return {**BASE, "deploy_target": "railway"} if platform == "travis" else BASE
+
+
 Graph = dict[str, tuple[str, str, str]]  # environment -> (gate, upstream environment or "", refs text)
 
 
@@ -126,7 +131,7 @@ def expected_gates(auto: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(("platform", "strategy", "auto"), COMBOS)
 def test_deploy_graph(generate, platform: str, strategy: str, auto: str) -> None:
-    project = generate(**BASE, ci_platform=platform, branch_strategy=strategy, auto_deploy=auto)
+    project = generate(**base(platform), ci_platform=platform, branch_strategy=strategy, auto_deploy=auto)
     graph = READERS[platform](project)
     assert list(graph) == ["qa", "staging", "production"]
     assert {env: gate for env, (gate, _, _) in graph.items()} == expected_gates(auto)
@@ -155,7 +160,7 @@ def test_jenkinsfiles_pass_npm_groovy_lint(generate, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_deploy_steps_use_the_contract_scripts(generate, platform: str) -> None:
-    project = generate(**BASE, ci_platform=platform, mode="full", deployment_strategy="blue_green",
+    project = generate(**base(platform), ci_platform=platform, mode="full", deployment_strategy="blue_green",
                        rollback_automation="metric_based", rollback_error_rate_pct=4.0, db_migrations="expand_contract")
     file = FILES[platform][-2 if platform == "aws_codepipeline" else 0]
     text = (project / file).read_text(encoding="utf-8")
@@ -175,7 +180,7 @@ def test_deploy_steps_use_the_contract_scripts(generate, platform: str) -> None:
     ("jenkins", "credentialsId: 'my-app-oidc-token'"),
 ])
 def test_cloud_access_through_oidc(generate, platform: str, marker: str) -> None:
-    project = generate(**BASE, ci_platform=platform)
+    project = generate(**base(platform), ci_platform=platform)
     text = (project / FILES[platform][0]).read_text(encoding="utf-8")
     assert marker in text
     assert "AWS_WEB_IDENTITY_TOKEN_FILE" in text and "AWS_SECRET_ACCESS_KEY" not in text
@@ -257,7 +262,7 @@ def _values(node: Any) -> list[Any]:
 ])
 def test_scheduled_template_update(generate, platform: str, trigger: str) -> None:
     """A scheduled run proposes `copier update` as a pull request, and a scheduled run never deploys."""
-    project = generate(**BASE, ci_platform=platform)
+    project = generate(**base(platform), ci_platform=platform)
     text = (project / FILES[platform][0]).read_text(encoding="utf-8")
     assert trigger in text
     assert "copier check-update --quiet . || status=$?" in text

@@ -38,6 +38,8 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("metric rollback without metrics", {"tier": "production", "rollback_automation": "metric_based", "metrics": "platform", "apm": "none"}, "metrics", "smoke_test"),
     ("costs warning above critical", {"cost_alerts": True, "cost_daily_warning": 200, "cost_daily_critical": 100}, "cost_daily_critical", "above cost_daily_warning"),
     ("dependabot off github", {"ci_platform": "gitlab_ci", "dependency_updates": "dependabot"}, "dependency_updates", "renovate"),
+    ("travis cannot federate to a cloud", {"deploy_target": "aws_ecs_fargate", "ci_platform": "travis"}, "ci_platform", "no OIDC federation"),
+    ("codepipeline outside aws", {"deploy_target": "gcp_cloud_run", "ci_platform": "aws_codepipeline"}, "ci_platform", "github_actions"),
     ("unknown tier", {"tier": "startup"}, "tier", "mvp, production, enterprise"),
     ("unknown option", {"deploy_target": "digital_ocean"}, "deploy_target", "railway"),
 ]
