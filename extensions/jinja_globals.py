@@ -12,6 +12,7 @@ from jinja2.runtime import Context
 from . import cicd_model, docs_model, infra_model, observability_model, questionnaire
 from .answers import known_answers
 from .catalog import TIERS, load_catalog
+from .jinja_cache import enable_bytecode_cache, memoize_from_string
 from .markdown import tidy_markdown
 from .recommend import recommend as _recommend
 
@@ -77,6 +78,8 @@ class ProdreadyExtension(Extension):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        memoize_from_string(environment)
+        enable_bytecode_cache(environment)
         environment.globals.update(
             recommend=recommend,
             help_for=help_for,
