@@ -32,7 +32,7 @@ def memoize_from_string(environment: Environment) -> None:
     compiled: dict[str, Template] = {}
     original = environment.from_string
 
-    def from_string(source: Any, globals: Any = None, template_class: Any = None) -> Template:  # noqa: A002
+    def from_string(source: Any, globals: Any = None, template_class: Any = None) -> Template:
         if globals is not None or template_class is not None or not isinstance(source, str):
             return original(source, globals, template_class)
         template = compiled.get(source)
