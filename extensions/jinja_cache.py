@@ -10,6 +10,7 @@ repeated generations (``copier update``, CI, tests) skip compilation.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ class PathIndependentBytecodeCache(FileSystemBytecodeCache):
 
 
 def memoize_from_string(environment: Environment) -> None:
+    """One compilation per distinct source: in memory for this run, on disk across runs."""
     compiled: dict[str, Template] = {}
     original = environment.from_string
 
@@ -37,10 +39,23 @@ def memoize_from_string(environment: Environment) -> None:
             return original(source, globals, template_class)
         template = compiled.get(source)
         if template is None:
-            template = compiled[source] = original(source)
+            template = compiled[source] = _compile_cached(environment, source) or original(source)
         return template
 
     environment.from_string = from_string  # type: ignore[method-assign]
+
+
+def _compile_cached(environment: Environment, source: str) -> Template | None:
+    """Load a string template's code from the bytecode cache (compiling it on a miss)."""
+    cache = environment.bytecode_cache
+    if cache is None:
+        return None
+    name = "<string>:" + hashlib.sha1(source.encode("utf-8")).hexdigest()
+    bucket = cache.get_bucket(environment, name, None, source)
+    if bucket.code is None:
+        bucket.code = environment.compile(source, name)
+        cache.set_bucket(bucket)
+    return environment.template_class.from_code(environment, bucket.code, environment.make_globals(None))
 
 
 def enable_bytecode_cache(environment: Environment) -> None:

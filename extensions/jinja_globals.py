@@ -78,8 +78,8 @@ class ProdreadyExtension(Extension):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        memoize_from_string(environment)
         enable_bytecode_cache(environment)
+        memoize_from_string(environment)
         environment.globals.update(
             recommend=recommend,
             help_for=help_for,
