@@ -1,0 +1,3 @@
+
+: "${HEROKU_API_KEY:?}"
+heroku rollback --app "${slug}-${environment}"

@@ -1,0 +1,1 @@
+{%- include 'template/_macros/infra/terraform/budget_variables.tf' %}
