@@ -210,12 +210,12 @@ def progressive_delivery_needs_control(catalog: Catalog, a: Answers) -> Iterator
     flags = a["feature_flags"] != "none"
     mesh = _is_k8s(a) and a.get("k8s_service_mesh", "none") != "none"
     if strategy == "canary" and not (flags or mesh or traffic_shifting_available(catalog, a)):
+        shifting = _values(catalog, "deploy_target", lambda o: bool(o.fact("traffic_shifting", False)))
         yield Problem(
             "deployment_strategy",
             f"canary needs a way to send a slice of traffic to the new version, and deploy_target {a['deploy_target']} "
             "has no progressive-delivery controller. Pick feature_flags (launchdarkly, unleash, posthog, flagsmith, "
-            "growthbook), or a deploy_target with traffic shifting (aws_ecs_fargate, aws_lambda, gcp_cloud_run, "
-            "azure_container_apps, kubernetes, nomad), or deployment_strategy rolling or blue_green.",
+            f"growthbook), or a deploy_target with traffic shifting ({shifting}), or deployment_strategy rolling or blue_green.",
         )
     header_routing = _is_k8s(a) and (mesh or a.get("k8s_ingress") in ("nginx", "istio_gateway"))
     if strategy == "ab_testing" and not (flags or header_routing):
@@ -237,6 +237,29 @@ def previews_need_capable_ci(catalog: Catalog, a: Answers) -> Iterator[Problem]:
             "preview_environments",
             f"{a['preview_environments']} previews need a CI platform that deploys on pull requests and destroys on "
             f"close; ci_platform {a['ci_platform']} cannot. Choose ci_platform {capable}, or preview_environments none.",
+        )
+
+
+@rule
+def previews_need_target_support(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    if not _has(a, "deploy_target", "preview_environments") or a["preview_environments"] == "none":
+        return
+    if catalog.fact("deploy_target", a["deploy_target"], "preview_stacks", True) is False:
+        capable = _values(catalog, "deploy_target", lambda o: o.fact("preview_stacks", True) is not False)
+        yield Problem(
+            "preview_environments",
+            f"deploy_target {a['deploy_target']} needs a separate stack per pull request for previews, which prodready "
+            f"does not generate yet. Choose preview_environments none, or a deploy_target with previews: {capable}.",
+        )
+
+
+@rule
+def iac_program_is_generated(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    if "iac_tool" in a and catalog.fact("iac_tool", a["iac_tool"], "generated", True) is False:
+        yield Problem(
+            "iac_tool",
+            f"prodready does not generate {a['iac_tool']} programs yet (only the steps in docs/infrastructure.md), "
+            "so its CI jobs would have nothing to run. Choose iac_tool terraform or opentofu (the same resources), or manual.",
         )
 
 

@@ -156,7 +156,8 @@ def test_cloud_access_uses_oidc_never_keys(generate, target: str, registry: str,
 
 @pytest.mark.parametrize("mode", ["full_stack", "frontend_only", "on_demand", "none"])
 def test_preview_environments(generate, mode: str) -> None:
-    project = generate(**BASE, preview_environments=mode, preview_ttl_hours=6)
+    # Cloud Run creates a tagged revision per pull request (ECS previews are refused by the questionnaire).
+    project = generate(**BASE, deploy_target="gcp_cloud_run", preview_environments=mode, preview_ttl_hours=6)
     files = {p.name for p in (project / WORKFLOWS).glob("*.yml")}
     if mode == "none":
         assert not {"preview-deploy.yml", "preview-cleanup.yml"} & files
@@ -184,8 +185,7 @@ def test_preview_environments(generate, mode: str) -> None:
 
 @pytest.mark.parametrize(("tool", "command"), [
     ("terraform", 'terraform -chdir="terraform/environments/$DEPLOY_ENVIRONMENT"'),
-    ("pulumi", 'pulumi preview --cwd pulumi --stack "$DEPLOY_ENVIRONMENT"'),
-    ("aws_cdk", 'npx --no-install cdk diff "*-$DEPLOY_ENVIRONMENT"'),
+    ("opentofu", 'tofu -chdir="terraform/environments/$DEPLOY_ENVIRONMENT"'),
     ("manual", ""),
 ])
 def test_iac_plan_on_pull_requests_and_apply_on_merge(generate, tool: str, command: str) -> None:

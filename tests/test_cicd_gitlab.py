@@ -82,7 +82,7 @@ def test_deploy_template_runs_the_contract_scripts_with_oidc(generate) -> None:
 
 @pytest.mark.parametrize("mode", ["full_stack", "on_demand"])
 def test_review_apps_per_merge_request(generate, mode: str) -> None:
-    project = generate(**BASE, preview_environments=mode, preview_ttl_hours=4)
+    project = generate(**BASE, deploy_target="gcp_cloud_run", preview_environments=mode, preview_ttl_hours=4)
     ci = pipeline(project)
     deploy, cleanup = ci["preview-deploy"], ci["preview-cleanup"]
     assert deploy["environment"]["url"] == "https://pr-$CI_MERGE_REQUEST_IID.my-app.example.com"

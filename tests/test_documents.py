@@ -62,7 +62,7 @@ def test_decision_record_per_question(generate, variant: str) -> None:
 
 
 def test_override_and_suggestion_are_recorded(generate) -> None:
-    project = generate(tier="production", mode="full", deploy_target="aws_ecs_fargate", feature_flags="none")
+    project = generate(tier="production", mode="full", deploy_target="gcp_cloud_run", feature_flags="none")
     decisions = read(project, "docs/decisions.md")
     record = decisions.split("### feature_flags", 1)[1].split("###", 1)[0]
     assert "overrides the production recommendation: PostHog" in record
@@ -110,7 +110,7 @@ def test_only_chosen_environments_get_env_files(generate) -> None:
 
 
 def test_message_after_copy_has_suggestions(copier_template: Path, tmp_path: Path) -> None:
-    args = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "-d", "tier=production",
+    args = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "-d", "tier=production", "-d", "deploy_target=gcp_cloud_run",
             "-d", "feature_flags=none", "-d", "uptime=none", "--skip-tasks", str(copier_template), str(tmp_path / "shop")]
     result = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True, timeout=120)
     output = result.stdout + result.stderr

@@ -14,7 +14,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     # (case, answers, question named, fix the message proposes)
     ("registry on the wrong cloud", {"deploy_target": "gcp_cloud_run", "container_registry": "ecr"}, "container_registry", "artifact_registry"),
     ("secrets on the wrong cloud", {"deploy_target": "aws_ecs_fargate", "secrets_manager": "azure_key_vault"}, "secrets_manager", "aws_secrets_manager"),
-    ("cdk outside aws", {"deploy_target": "gcp_cloud_run", "iac_tool": "aws_cdk"}, "iac_tool", "terraform"),
+    ("cdk outside aws", {"deploy_target": "gcp_cloud_run", "iac_tool": "aws_cdk"}, "iac_tool", "needs cloud_provider aws"),
     ("canary without control", {"deploy_target": "railway", "feature_flags": "none", "deployment_strategy": "canary"}, "deployment_strategy", "feature_flags"),
     ("a/b without routing", {"deploy_target": "render", "feature_flags": "none", "deployment_strategy": "ab_testing"}, "deployment_strategy", "feature flags"),
     ("previews on circleci", {"ci_platform": "circleci", "preview_environments": "full_stack"}, "preview_environments", "github_actions"),
@@ -40,6 +40,9 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("dependabot off github", {"ci_platform": "gitlab_ci", "dependency_updates": "dependabot"}, "dependency_updates", "renovate"),
     ("travis cannot federate to a cloud", {"deploy_target": "aws_ecs_fargate", "ci_platform": "travis"}, "ci_platform", "no OIDC federation"),
     ("codepipeline outside aws", {"deploy_target": "gcp_cloud_run", "ci_platform": "aws_codepipeline"}, "ci_platform", "github_actions"),
+    ("previews on ecs", {"deploy_target": "aws_ecs_fargate", "preview_environments": "on_demand"}, "preview_environments", "gcp_cloud_run"),
+    ("pulumi is not generated", {"iac_tool": "pulumi"}, "iac_tool", "terraform or opentofu"),
+    ("canary on ecs needs flags", {"deploy_target": "aws_ecs_fargate", "feature_flags": "none", "deployment_strategy": "canary"}, "deployment_strategy", "feature_flags"),
     ("unknown tier", {"tier": "startup"}, "tier", "mvp, production, enterprise"),
     ("unknown option", {"deploy_target": "digital_ocean"}, "deploy_target", "railway"),
 ]
