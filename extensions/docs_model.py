@@ -196,7 +196,7 @@ def _decisions(catalog: Catalog, a: Mapping[str, Any]) -> dict[str, list[Decisio
     tier = a["tier"]
     by_section: dict[str, list[Decision]] = {}
     for name, question in catalog.questions.items():
-        if name not in relevant or name in ("project_name", "project_slug", "domain", "mode"):
+        if name not in relevant or name in ("project_name", "project_slug", "domain", "repository", "mode"):
             continue
         before = {k: a[k] for k in catalog.names()[: catalog.names().index(name)]}
         recommended = recommend(catalog, name, before)

@@ -234,7 +234,7 @@ class Infra:
     @property
     def repository(self) -> str:
         """owner/name of the git repository (the CI identity's subject)."""
-        return f"{self.slug}/{self.slug}"
+        return str(self.answers.get("repository") or f"{self.slug}/{self.slug}")
 
     def oidc_subject(self, env: str) -> str:
         template = str(self.fact("ci_platform", "oidc_subject", ""))
@@ -251,9 +251,9 @@ class Infra:
 
     @property
     def repository_url(self) -> str:
-        """Git repository the GitOps controller watches (same owner/name as the project slug)."""
+        """Git repository the GitOps controller watches (the repository answer)."""
         host = "gitlab.com" if self.answers["ci_platform"] == "gitlab_ci" else "github.com"
-        return f"https://{host}/{self.slug}/{self.slug}.git"
+        return f"https://{host}/{self.repository}.git"
 
     def manifests_path(self, env: str) -> str:
         """Directory a GitOps controller or deploy.sh applies for one environment."""

@@ -15,7 +15,7 @@ from .catalog import TEMPLATE_ROOT, TIERS, Catalog, load_catalog
 from .questionnaire import applicable
 from .recommend import effective_answers
 
-PER_PROJECT = ("project_name", "project_slug", "domain", "cloud_provider")
+PER_PROJECT = ("project_name", "project_slug", "domain", "repository", "cloud_provider")
 
 
 def preset_answers(catalog: Catalog, tier: str) -> dict[str, Any]:

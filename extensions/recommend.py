@@ -27,6 +27,9 @@ def recommend(catalog: Catalog, name: str, answers: Mapping[str, Any]) -> Any:
         return answers.get("_folder_name") or "my-app"
     if name == "project_slug":
         return slugify(answers.get("project_name", "my-app"))
+    if name == "repository":
+        slug = answers.get("project_slug") or slugify(answers.get("project_name", "my-app"))
+        return f"{slug}/{slug}"
     if name == "domain":
         return f"{answers.get('project_slug') or slugify(answers.get('project_name', 'my-app'))}.example.com"
     if name == "containerize" and is_container_target(catalog, answers):

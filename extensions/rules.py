@@ -21,6 +21,7 @@ Answers = Mapping[str, Any]
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 DNS_PATTERN = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$")
+REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 FLAG_SERVICES = ("launchdarkly", "unleash", "posthog", "flagsmith", "growthbook")
 
 
@@ -121,6 +122,8 @@ def names_and_numbers(catalog: Catalog, a: Answers) -> Iterator[Problem]:
         )
     if "domain" in a and not DNS_PATTERN.match(str(a["domain"])):
         yield Problem("domain", f"{a['domain']!r} is not a valid DNS name. Use lowercase labels like 'app.example.com'.")
+    if "repository" in a and not REPOSITORY_PATTERN.match(str(a["repository"])):
+        yield Problem("repository", f"{a['repository']!r} must be owner/name (GitLab subgroups allowed), e.g. 'acme/shop'.")
     ranges = {
         "app_port": (1, 65535, "a TCP port from 1 to 65535"),
         "preview_ttl_hours": (1, 24 * 30, "a number of hours from 1 to 720"),

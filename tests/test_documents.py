@@ -56,7 +56,7 @@ def test_decision_record_per_question(generate, variant: str) -> None:
     answers = answers_of(project)
     decisions = read(project, "docs/decisions.md")
     recorded = set(re.findall(r"^### (\w+)$", decisions, re.M))
-    expected = set(answers) - {"project_name", "project_slug", "domain", "mode"}
+    expected = set(answers) - {"project_name", "project_slug", "domain", "repository", "mode"}
     assert expected <= recorded, f"missing decision records: {expected - recorded}"
     assert "- Chosen: **" in decisions and "- Why: " in decisions and "- Alternatives considered:" in decisions
 

@@ -13,7 +13,7 @@ from conftest import answers_of
 EXPRESS = ["project_name", "tier", "mode", "app_language", "deploy_target", "ci_platform"]
 K8S = {"k8s_distribution", "k8s_service_mesh", "k8s_ingress", "k8s_packaging", "gitops"}
 MVP_ASKS = {  # seed 001 7.1-7.4 and their seed 000 Phase 6 counterparts
-    "project_slug", "domain", "app_port", "has_worker", "database", "cache", "containerize", "container_registry",
+    "project_slug", "domain", "repository", "app_port", "has_worker", "database", "cache", "containerize", "container_registry",
     "iac_tool", "environments", "secrets_manager", "feature_flags", "branch_strategy", "auto_deploy",
     "preview_environments", "preview_ttl_hours",
 }

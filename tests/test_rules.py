@@ -22,6 +22,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("canary must end at 100", {"tier": "production", "deployment_strategy": "canary", "canary_steps": [5, 50]}, "canary_steps", "end at 100"),
     ("canary must increase", {"tier": "production", "deployment_strategy": "canary", "canary_steps": [50, 25, 100]}, "canary_steps", "strictly increasing"),
     ("bad slug", {"project_slug": "Bad_Slug"}, "project_slug", "lowercase"),
+    ("bad repository", {"repository": "just-a-name"}, "repository", "owner/name"),
     ("bad domain", {"domain": "not a domain"}, "domain", "valid DNS name"),
     ("port out of range", {"app_port": 70000}, "app_port", "1 to 65535"),
     ("port not a number", {"app_port": "http"}, "app_port", "int"),
