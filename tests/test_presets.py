@@ -20,7 +20,7 @@ SEED_000 = {
         "alert_channels": ["email", "slack"], "has_worker": False, "feature_flags": "none",
     },
     "production": {
-        "deploy_target": "aws_ecs_fargate", "iac_tool": "terraform", "ci_platform": "github_actions",
+        "deploy_target": "gcp_cloud_run", "iac_tool": "terraform", "ci_platform": "github_actions",
         "branch_strategy": "github_flow", "deployment_strategy": "canary", "canary_steps": [5, 100],
         "environments": ["development", "staging", "production"], "error_tracking": "sentry", "apm": "sentry_performance",
         "logging": "loki", "metrics": "prometheus_grafana", "uptime": "better_uptime", "has_worker": True,
@@ -45,9 +45,7 @@ def test_preset_matches_seed_000(tier: str) -> None:
         assert answers[name] == value, name
     alerting = {"mvp": set(), "production": {"opsgenie"}, "enterprise": {"pagerduty"}}[tier]
     assert alerting <= set(answers["alert_channels"])
-    # Seed 000 wants previews for every tier; ECS Fargate (production) needs a stack per pull request,
-    # which prodready does not generate yet, so its preset goes without (see README).
-    assert (answers["preview_environments"] != "none") == (tier != "production")
+    assert answers["preview_environments"] != "none", "seed 000: preview environments for every tier"
 
 
 @pytest.mark.parametrize("tier", list(SEED_000))
