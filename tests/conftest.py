@@ -56,6 +56,15 @@ def generate(copier_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return _generate
 
 
+def fit_previews(answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers, without previews on a deploy target that cannot host one per pull request."""
+    from extensions.catalog import load_catalog
+
+    if load_catalog().fact("deploy_target", answers.get("deploy_target"), "preview_stacks", True) is False:
+        return {**answers, "preview_environments": "none"}
+    return answers
+
+
 def answers_of(project: Path) -> dict[str, Any]:
     data = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if not k.startswith("_")}

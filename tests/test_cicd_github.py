@@ -97,7 +97,8 @@ def test_job_graph_follows_branch_strategy_and_auto_deploy(generate, strategy: s
 ])
 def test_deploy_steps_show_strategy_rollback_and_migrations(generate, strategy: str, rollback: str, migrations: str,
                                                             expected: list[str]) -> None:
-    project = generate(**BASE, mode="full", deployment_strategy=strategy, canary_steps=[5, 25, 100],
+    project = generate(**BASE, deploy_target="aws_ecs_fargate", preview_environments="none", mode="full",
+                       deployment_strategy=strategy, canary_steps=[5, 25, 100],
                        rollback_automation=rollback, rollback_error_rate_pct=2.5, db_migrations=migrations)
     jobs = workflow(project, "deploy-environment.yml")["jobs"]
     names = [n for n in step_names(jobs["deploy"]) if n not in ("Check out the repository", "Set up Terraform")

@@ -63,7 +63,8 @@ def test_rules_and_deploy_chain(generate, strategy: str, auto: str) -> None:
 
 
 def test_deploy_template_runs_the_contract_scripts_with_oidc(generate) -> None:
-    project = generate(**BASE, mode="full", deployment_strategy="blue_green", rollback_automation="metric_based",
+    project = generate(**BASE, deploy_target="aws_ecs_fargate", preview_environments="none", mode="full",
+                       deployment_strategy="blue_green", rollback_automation="metric_based",
                        rollback_error_rate_pct=3.0, db_migrations="expand_contract")
     ci = pipeline(project)
     deploy = ci[".deploy"]

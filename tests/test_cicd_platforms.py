@@ -27,7 +27,7 @@ COMBOS = [(platform, STRATEGIES[j], AUTO[(i + j) % 3]) for i, platform in enumer
 JENKINS = [(s, a) for p, s, a in COMBOS if p == "jenkins"]
 FILES = {"azure_devops": ["azure-pipelines.yml"], "circleci": [".circleci/config.yml"], "jenkins": ["Jenkinsfile"],
          "travis": [".travis.yml"], "aws_codepipeline": ["buildspec.yml", "buildspec-deploy.yml", "aws/codepipeline.yml"]}
-BASE = {"tier": "production", "environments": ["development", "qa", "staging", "production"],
+BASE = {"tier": "production", "deploy_target": "aws_ecs_fargate", "environments": ["development", "qa", "staging", "production"],
         "notifications": ["slack", "teams"], "preview_environments": "none", "dependency_updates": "renovate"}
 
 def base(platform: str) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def test_codepipeline_schema_rejects_a_broken_pipeline(generate, tmp_path: Path)
 
 
 def test_travis_gates_need_a_custom_build(generate) -> None:
-    project = generate(**BASE, ci_platform="travis", deploy_target="railway", containerize=True,
+    project = generate(**{**BASE, "deploy_target": "railway"}, ci_platform="travis", containerize=True,
                        container_registry="ghcr", iac_tool="manual")
     config: dict[str, Any] = yaml.safe_load((project / ".travis.yml").read_text(encoding="utf-8"))
     production = next(s for s in config["stages"] if s["name"] == "deploy-production")
@@ -231,7 +231,7 @@ def test_every_language_runs_its_own_toolchain(generate, language: str, platform
     from extensions.catalog import load_catalog
 
     facts = load_catalog().option("app_language", language).facts
-    project = generate(**BASE, ci_platform=platform, app_language=language, deploy_target="fly_io",
+    project = generate(**{**BASE, "deploy_target": "fly_io"}, ci_platform=platform, app_language=language,
                        container_registry="ghcr", iac_tool="manual")
     files = {"github_actions": [".github/workflows/ci.yml"], "gitlab_ci": [".gitlab-ci.yml"]}.get(platform, FILES.get(platform))
     text = "\n".join((project / f).read_text(encoding="utf-8") for f in files)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import answers_of, assert_valid, preset
+from conftest import answers_of, assert_valid, fit_previews, preset
 from harness import uncovered
 from harness.foundation import markdown_lint
 from harness.shell import shell_scripts
@@ -41,7 +41,7 @@ def answers_for(target: str, index: int) -> dict[str, Any]:
         answers["has_worker"] = False
     if target in ("vercel", "netlify", "aws_lambda", "azure_functions"):
         answers["containerize"] = False
-    return answers
+    return fit_previews(answers)
 
 
 @pytest.mark.parametrize("target", TARGETS)

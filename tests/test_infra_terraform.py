@@ -8,7 +8,7 @@ from typing import Any
 
 import hcl2
 import pytest
-from conftest import answers_of, assert_valid, preset
+from conftest import answers_of, assert_valid, fit_previews, preset
 
 BASE = {"environments": ["development", "staging", "production"], "notifications": ["slack"]}
 AWS = {"container_registry": "ecr", "secrets_manager": "aws_secrets_manager"}
@@ -39,7 +39,7 @@ def _id(case: dict[str, Any]) -> str:
 
 def _generate(generate, case: dict[str, Any]) -> Path:
     tier = "enterprise" if case["deploy_target"] == "kubernetes" else "production"
-    return generate(**{**preset(tier), **BASE, **case})
+    return generate(**fit_previews({**preset(tier), **BASE, **case}))
 
 
 def _cloud(a: dict[str, Any]) -> str:

@@ -155,7 +155,8 @@ def test_vendor_monitors_as_code_share_the_thresholds(generate) -> None:
 
 
 def test_cloudwatch_alarms_use_the_targets_metrics(generate) -> None:
-    project = generate(tier="production", metrics="cloudwatch", alert_error_rate_pct=1.5, alert_latency_p95_ms=600)
+    project = generate(tier="production", deploy_target="aws_ecs_fargate", preview_environments="none",
+                       metrics="cloudwatch", alert_error_rate_pct=1.5, alert_latency_p95_ms=600)
     alarms = (project / "monitoring/terraform/cloudwatch.tf").read_text()
     assert 'namespace   = "AWS/ApplicationELB"' in alarms and 'namespace           = "AWS/ECS"' in alarms
     assert "high     = 1.5" in alarms and "threshold           = 0.6" in alarms  # TargetResponseTime is in seconds

@@ -101,9 +101,9 @@ def test_platform_backups_run_from_cron_and_kubernetes_from_the_cluster(generate
 
 
 @pytest.mark.parametrize(("answers", "target"), [
-    (preset("production"), "s3://my-app-backups-production/postgresql"),
-    ({**preset("production"), "deploy_target": "gcp_cloud_run", "container_registry": "artifact_registry",
-      "secrets_manager": "gcp_secret_manager"}, "gs://my-app-backups-production/postgresql"),
+    ({**preset("production"), "deploy_target": "aws_ecs_fargate", "container_registry": "ecr",
+      "secrets_manager": "aws_secrets_manager", "preview_environments": "none"}, "s3://my-app-backups-production/postgresql"),
+    (preset("production"), "gs://my-app-backups-production/postgresql"),
 ])
 def test_backup_variables_reach_the_configuration(answers: dict, target: str) -> None:
     catalog = load_catalog()
