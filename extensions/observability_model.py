@@ -581,9 +581,12 @@ class Observability:
 
     @property
     def datadog_agent(self) -> str:
-        """Where the Datadog agent configuration goes: compose on self-hosted targets, else the platform's integration."""
+        """Where the Datadog agent configuration goes: Helm values on Kubernetes, compose on self-hosted
+        targets, else the platform's integration."""
         if "datadog" not in (self._a("metrics"), self._a("apm"), self._a("logging"), self._a("tracing")):
             return "none"
+        if self.kubernetes:
+            return "helm"
         return "compose" if self.self_hosted else "none"
 
     @property

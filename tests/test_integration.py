@@ -41,3 +41,17 @@ def test_operations_guide_names_the_scripts_ci_runs(generate) -> None:
     for script in ("scripts/deploy.sh", "scripts/smoke-test.sh", "scripts/rollback.sh", "scripts/migrate.sh"):
         assert script in workflow
         assert (project / script).is_file(), f"CI runs {script}, which is not generated"
+
+
+def test_datadog_agent_on_kubernetes(generate) -> None:
+    from conftest import assert_valid, preset
+
+    project = generate(**preset("enterprise"))  # Kubernetes with Datadog APM, metrics and tracing
+    values = yaml.safe_load((project / "monitoring" / "datadog-kubernetes" / "values.yaml").read_text(encoding="utf-8"))
+    assert values["datadog"]["apiKeyExistingSecret"] == "datadog-secret"
+    assert values["datadog"]["apm"]["portEnabled"] is True
+    assert values["datadog"]["logs"]["enabled"] is False, "enterprise logs go to ELK"
+    assert values["datadog"]["prometheusScrape"]["enabled"] is True
+    assert values["clusterAgent"]["enabled"] is True
+    assert "datadog-kubernetes/values.yaml" in (project / "docs" / "observability.md").read_text(encoding="utf-8")
+    assert_valid(project, only={"yamllint", "pymarkdown", "markdown-structure"})
