@@ -191,15 +191,15 @@ def _variables(a: Mapping[str, Any]) -> list[Variable]:
     return result
 
 
-def _decisions(catalog: Catalog, a: Mapping[str, Any]) -> dict[str, list[Decision]]:
-    relevant = applicable(catalog, a)
+def _decisions(catalog: Catalog, a: Mapping[str, Any], relevant: set[str]) -> dict[str, list[Decision]]:
     tier = a["tier"]
     by_section: dict[str, list[Decision]] = {}
+    before: dict[str, Any] = {}  # the answers preceding each question, as its recommendation saw them
     for name, question in catalog.questions.items():
+        earlier, before = before, {**before, name: a[name]}
         if name not in relevant or name in ("project_name", "project_slug", "domain", "repository", "mode"):
             continue
-        before = {k: a[k] for k in catalog.names()[: catalog.names().index(name)]}
-        recommended = recommend(catalog, name, before)
+        recommended = recommend(catalog, name, earlier)
         chosen = a[name]
         same = sorted(map(str, chosen)) == sorted(map(str, recommended)) if isinstance(chosen, list) else chosen == recommended
         if name == "cloud_provider":
@@ -236,9 +236,8 @@ def _decisions(catalog: Catalog, a: Mapping[str, Any]) -> dict[str, list[Decisio
     return by_section
 
 
-def _costs(catalog: Catalog, a: Mapping[str, Any]) -> list[CostLine]:
+def _costs(catalog: Catalog, a: Mapping[str, Any], relevant: set[str]) -> list[CostLine]:
     tier = a["tier"]
-    relevant = applicable(catalog, a)
     lines: list[CostLine] = []
     for name, question in catalog.questions.items():
         if not question.is_choice or name not in relevant:
@@ -258,12 +257,13 @@ def _costs(catalog: Catalog, a: Mapping[str, Any]) -> list[CostLine]:
 def project_from_answers(catalog: Catalog, given: Mapping[str, Any]) -> Project:
     a = effective_answers(catalog, given)
     assert a["tier"] in TIERS
+    relevant = applicable(catalog, a)
     return Project(
         answers=a,
         environments=_environments(catalog, a),
         variables=_variables(a),
-        decisions=_decisions(catalog, a),
-        costs=_costs(catalog, a),
+        decisions=_decisions(catalog, a, relevant),
+        costs=_costs(catalog, a, relevant),
         suggestions=rules.suggestions(catalog, a),
         expected_total=catalog.tier_info["expected_monthly_total"][a["tier"]],
     )

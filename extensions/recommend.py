@@ -64,11 +64,6 @@ def effective_answers(catalog: Catalog, given: Mapping[str, Any], extra: Mapping
     return result
 
 
-def is_recommended(catalog: Catalog, name: str, value: Any, answers: Mapping[str, Any]) -> bool:
-    before = {k: v for k, v in answers.items() if k != name}
-    return recommend(catalog, name, before) == value
-
-
 def _repaired(catalog: Catalog, name: str, value: Any, answers: Mapping[str, Any]) -> Any:
     """Adjust a tier's number or switch to keep it consistent with earlier answers."""
     if not rules.problems(catalog, {**answers, name: value}, only=name):

@@ -87,27 +87,32 @@ def known_choices(catalog: Catalog, a: Answers, only: str | None = None) -> Iter
             if option is None:
                 yield Problem(name, f"{value!r} is not an option. Choose one of: {_values(catalog, name)}.")
                 continue
-            for needed, allowed in option.requires.items():
-                actual = cloud_provider(catalog, a) if needed == "cloud_provider" else a.get(needed)
-                if (needed if needed != "cloud_provider" else "deploy_target") not in a:
-                    continue
-                if actual not in allowed:
-                    why = f" (deploy_target {a.get('deploy_target')} runs on {actual})" if needed == "cloud_provider" else ""
-                    reason = f": {option.fact('requires_why')}" if option.fact("requires_why") else ""
-                    fits = _values(catalog, name, lambda o: _requires_met(catalog, o, a))
-                    yield Problem(
-                        name,
-                        f"{value!r} needs {needed} {' or '.join(map(str, allowed))}, but it is {actual}{why}{reason}. "
-                        f"Choose one of: {fits}.",
-                    )
+            for needed, allowed, actual in _unmet(catalog, option, a):
+                why = f" (deploy_target {a.get('deploy_target')} runs on {actual})" if needed == "cloud_provider" else ""
+                reason = f": {option.fact('requires_why')}" if option.fact("requires_why") else ""
+                fits = _values(catalog, name, lambda o: not _unmet(catalog, o, a))
+                yield Problem(
+                    name,
+                    f"{value!r} needs {needed} {' or '.join(map(str, allowed))}, but it is {actual}{why}{reason}. "
+                    f"Choose one of: {fits}.",
+                )
 
 
-def _requires_met(catalog: Catalog, option: Any, a: Answers) -> bool:
+def _unmet(catalog: Catalog, option: Any, a: Answers) -> list[tuple[str, tuple[Any, ...], Any]]:
+    """The option's requirements that known answers contradict: (answer, allowed values, actual value)."""
+    unmet = []
     for needed, allowed in option.requires.items():
-        actual = cloud_provider(catalog, a) if needed == "cloud_provider" else a.get(needed, allowed[0])
+        if needed == "cloud_provider":
+            if "deploy_target" not in a:
+                continue
+            actual = cloud_provider(catalog, a)
+        elif needed in a:
+            actual = a[needed]
+        else:
+            continue
         if actual not in allowed:
-            return False
-    return True
+            unmet.append((needed, allowed, actual))
+    return unmet
 
 
 @rule

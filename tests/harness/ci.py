@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .registry import REGISTRY, Finding, check, generated_files
+from .registry import Finding, check, generated_files, validate_tree
 from .tools import run, tool
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "cicd"
@@ -63,13 +63,7 @@ def ci_files(root: Path) -> list[str]:
 
 def validate_files(root: Path, relative: list[str] | None = None, only: set[str] | None = None) -> list[Finding]:
     """Run the registered checks (or the named ones) on these generated files (default: the CI files)."""
-    relative = ci_files(root) if relative is None else relative
-    findings: list[Finding] = []
-    for item in REGISTRY:
-        mine = [root / f for f in relative if item.matches(f)]
-        if mine and (only is None or item.name in only):
-            findings.extend(item.run(root, mine))
-    return findings
+    return validate_tree(root, only, ci_files(root) if relative is None else relative)
 
 
 def assert_ci_valid(root: Path, only: set[str] | None = None, relative: list[str] | None = None) -> None:

@@ -61,9 +61,9 @@ def generated_files(root: Path) -> list[str]:
     )
 
 
-def validate_tree(root: Path, only: set[str] | None = None) -> list[Finding]:
-    """Run every registered check (or the named ones) on the files it owns."""
-    files = generated_files(root)
+def validate_tree(root: Path, only: set[str] | None = None, files: list[str] | None = None) -> list[Finding]:
+    """Run every registered check (or the named ones) on the files it owns (all generated files, or ``files``)."""
+    files = generated_files(root) if files is None else files
     findings: list[Finding] = []
     for item in REGISTRY:
         if only is not None and item.name not in only:
