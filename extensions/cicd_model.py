@@ -10,6 +10,7 @@ Templates only translate it into each platform's syntax.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from .catalog import Catalog, load_catalog
+from .infra_model import registry_owner
 
 # Seed 004 2.4: roll back when the error rate spikes "within 5 minutes" of a deploy.
 WATCH_SECONDS = 300
@@ -28,6 +30,7 @@ GITLEAKS_IMAGE = "ghcr.io/gitleaks/gitleaks:v8.28.0"
 GITLEAKS_SCAN = "git . --redact --verbose"  # arguments of the gitleaks image, run in the repository
 TRIVY_VERSION = "v0.65.0"
 TRIVY = '"$HOME/.local/bin/trivy"'
+PLAN_COMMENT = "scripts/comment-plan.sh"  # posts plan.txt on the pull request (platforms without a comment action)
 OIDC_TOKEN_FILE = "/tmp/ci-oidc-token"  # absolute: terraform -chdir and scripts read it from anywhere
 NOTIFY_SECRETS = {
     "slack": ["SLACK_WEBHOOK_URL"],
@@ -42,6 +45,21 @@ CLOUD_VARIABLES = {
     "gcp": ["GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT"],
     "azure": ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"],
     "none": [],
+}
+# The read-only plan identity of terraform/modules/ci_oidc (pull-request plans): the login of a plan job reads
+# these variables where a deploy job reads CLOUD_VARIABLES (same names with PLAN).
+PLAN_VARIABLES = {
+    "aws": {"AWS_DEPLOY_ROLE_ARN": "AWS_PLAN_ROLE_ARN"},
+    "gcp": {"GCP_WORKLOAD_IDENTITY_PROVIDER": "GCP_PLAN_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT": "GCP_PLAN_SERVICE_ACCOUNT"},
+    "azure": {"AZURE_CLIENT_ID": "AZURE_PLAN_CLIENT_ID"},
+}
+# The preview identity of terraform/modules/ci_oidc (per-pull-request preview stacks): the preview jobs' login reads
+# these variables where a deploy job reads CLOUD_VARIABLES.
+PREVIEW_VARIABLES = {
+    "aws": {"AWS_DEPLOY_ROLE_ARN": "AWS_PREVIEW_ROLE_ARN"},
+    "gcp": {"GCP_WORKLOAD_IDENTITY_PROVIDER": "GCP_PREVIEW_WORKLOAD_IDENTITY_PROVIDER",
+            "GCP_SERVICE_ACCOUNT": "GCP_PREVIEW_SERVICE_ACCOUNT"},
+    "azure": {"AZURE_CLIENT_ID": "AZURE_PREVIEW_CLIENT_ID"},
 }
 
 
@@ -160,6 +178,14 @@ class Pipeline:
     def on_demand(self) -> bool:
         return self.previews == "on_demand"
 
+    @property
+    def preview_stack(self) -> bool:
+        """Previews are stacks of the IaC tool (deploy targets with preview_stacks: iac): the preview jobs
+        need its CLI (the iac_tool setup fact), the cloud login and access to the state backend."""
+        target = self.answers["deploy_target"]
+        return (self.has_previews and bool(self.iac)
+                and load_catalog().fact("deploy_target", target, "preview_stacks", True) == "iac")
+
     preview_label: str = PREVIEW_LABEL
     preview_command: str = PREVIEW_COMMAND
 
@@ -198,6 +224,16 @@ class Pipeline:
         """The plan command for an environment name (or "$DEPLOY_ENVIRONMENT"); writes plan.txt."""
         return self.iac["plan"].replace("{env}", environment) if self.iac else ""
 
+    def iac_plan_commented(self, environment: str, pull_request: str = "") -> str:
+        """Plan one environment, then post plan.txt on the pull request even when the plan failed
+        (scripts/comment-plan.sh); the step still fails like the plan. ``pull_request``: a shell test
+        that is true on pull-request builds, for platforms whose plan job also runs on branches."""
+        comment = f'bash {PLAN_COMMENT} "{environment}" plan.txt'
+        if pull_request:
+            comment = f"if {pull_request}; then\n  {comment}\nfi"
+        return "\n".join(["rm -f plan.txt", "status=0", f"{self.iac_plan(environment)} || status=$?", comment,
+                          '[ "$status" -eq 0 ]'])
+
     @property
     def security_steps(self) -> list[Step]:
         """Secret scanning (gitleaks over the whole history) and the dependency audit."""
@@ -232,13 +268,147 @@ class Pipeline:
                 "login": facts["oidc_login"], "alpine_cli": facts["alpine_cli"]}
 
     @property
+    def plan_identity(self) -> bool:
+        """Whether terraform/modules/ci_oidc has the read-only plan identity the pull-request plan jobs log in as."""
+        return plan_identity(self.answers)
+
+    @property
+    def plan_variables(self) -> dict[str, str]:
+        """Deploy variable -> plan variable, for the plan jobs' login ({} without a plan identity)."""
+        return dict(PLAN_VARIABLES.get(self.cloud, {})) if self.plan_identity else {}
+
+    @property
+    def plan_oidc(self) -> dict[str, Any]:
+        """``oidc`` for pull-request plan jobs: the same login, as the read-only plan identity."""
+        oidc = self.oidc
+        if not oidc or not self.plan_variables:
+            return oidc
+
+        def swap(text: str) -> str:
+            for deploy, plan in self.plan_variables.items():
+                text = re.sub(rf"\b{deploy}\b", plan, text)
+            return text.replace("ci-deploy", "ci-plan")
+
+        env = {name: swap(value) for name, value in oidc["env"].items()}
+        return {**oidc, "audience": swap(oidc["audience"]), "env": env, "login": swap(oidc["login"])}
+
+    @property
+    def preview_identity(self) -> bool:
+        """Whether terraform/modules/ci_oidc has the preview identity the preview jobs log in as."""
+        return preview_identity(self.answers)
+
+    @property
+    def preview_variables(self) -> dict[str, str]:
+        """Deploy variable -> preview variable, for the preview jobs' login ({} without a preview identity)."""
+        return dict(PREVIEW_VARIABLES.get(self.cloud, {})) if self.preview_identity else {}
+
+    @property
+    def preview_oidc(self) -> dict[str, Any]:
+        """``oidc`` for the preview jobs: the same login, as the preview identity (``oidc`` without one)."""
+        return self._oidc_as(self.preview_variables, "ci-preview")
+
+    def _oidc_as(self, variables: Mapping[str, str], session: str) -> dict[str, Any]:
+        """``oidc`` with the deploy identity's variables renamed (``variables``: deploy name -> other name)."""
+        oidc = self.oidc
+        if not oidc or not variables:
+            return oidc
+
+        def swap(text: str) -> str:
+            for deploy, other in variables.items():
+                text = re.sub(rf"\b{deploy}\b", other, text)
+            return text.replace("ci-deploy", session)
+
+        return {**oidc, "audience": swap(oidc["audience"]), "env": {k: swap(v) for k, v in oidc["env"].items()},
+                "login": swap(oidc["login"])}
+
+    @property
+    def terraform_inputs(self) -> dict[str, str]:
+        """Inputs of the terraform/environments roots that only the operator knows (no default, not in terraform.tfvars,
+        no CI built-in): Terraform variable -> the CI variable every plan/apply job passes as TF_VAR_<name>."""
+        return terraform_inputs(self.answers)
+
+    @property
+    def identity_variables(self) -> list[str]:
+        """The deploy identity's variables: terraform/modules/ci_oidc creates one identity per environment
+        (<slug>-<environment>-deploy), so platforms without per-environment secret scopes (Jenkins, Azure DevOps)
+        name them per environment (``environment_variable``)."""
+        return list(PLAN_VARIABLES.get(self.cloud, {}))
+
+    @staticmethod
+    def environment_variable(name: str, environment: str) -> str:
+        """The per-environment name of an identity variable: AWS_DEPLOY_ROLE_ARN_STAGING."""
+        return f"{name}_{environment.upper().replace('-', '_')}"
+
+    def environment_oidc(self, environment: str) -> dict[str, Any]:
+        """``oidc`` as the deploy identity of one environment (its variables renamed by ``environment_variable``)."""
+        return self._oidc_as({v: self.environment_variable(v, environment) for v in self.identity_variables}, "ci-deploy")
+
+    def identity_env(self, oidc: Mapping[str, Any]) -> dict[str, str]:
+        """The entries of an ``oidc``'s env that name its identity (AWS_ROLE_ARN, ARM_CLIENT_ID, ...): what a job sets
+        per identity, while the rest (token file, tenant, subscription) is the same for every job."""
+        pattern = re.compile(r"\$\{?(" + "|".join(self.identity_variables) + r")\b") if self.identity_variables else None
+        names = [n for n, v in self.oidc.get("env", {}).items() if pattern and pattern.search(v)]
+        return {n: oidc["env"][n] for n in names}
+
+    def environment_plan_oidc(self, environment: str) -> dict[str, Any]:
+        """``plan_oidc`` as the read-only plan identity of one environment (AWS_PLAN_ROLE_ARN_STAGING): platforms whose
+        plan jobs present a per-environment subject (Azure DevOps service connections) need that environment's identity."""
+        names = {deploy: self.environment_variable(plan, environment) for deploy, plan in self.plan_variables.items()}
+        return self._oidc_as(names, "ci-plan") if names else self.plan_oidc
+
+    def jenkins_deploy_login(self, environment: str) -> str:
+        """``jenkins_oidc_login`` as the deploy identity of one environment."""
+        return self._jenkins_login(self.environment_oidc(environment)["login"], self.jenkins_credential(environment))
+
+    def jenkins_credential(self, environment: str) -> str:
+        """The id token credential of a deploy stage: GCP gives each environment's provider its own audience (one
+        credential per environment, the plugin fixes the audience per credential); AWS and Azure share one."""
+        return f"{self.slug}-{environment}-oidc-token" if self.cloud == "gcp" else f"{self.slug}-oidc-token"
+
+    @property
+    def jenkins_oidc_login(self) -> str:
+        """Jenkins: write the id token credential (OIDC_TOKEN) to the token file, check that its audience is
+        OIDC_AUDIENCE (the credential's setting), then log in with the cloud's web identity flow."""
+        return self._jenkins_login(self.oidc["login"])
+
+    @property
+    def jenkins_plan_login(self) -> str:
+        """``jenkins_oidc_login`` as the read-only plan identity (pull-request plan stage)."""
+        return self._jenkins_login(self.plan_oidc["login"])
+
+    def _jenkins_login(self, login: str, credential: str = "") -> str:
+        credential = credential or f"{self.slug}-oidc-token"
+        return "\n".join([
+            "printf '%s' \"$OIDC_TOKEN\" > \"$OIDC_TOKEN_FILE\"",
+            "claims=\"$(cut -d. -f2 \"$OIDC_TOKEN_FILE\" | tr '_-' '/+')\"",
+            'while [ $((${#claims} % 4)) -ne 0 ]; do claims="${claims}="; done',
+            'if ! printf \'%s\' "$claims" | base64 -d \\',
+            '    | grep -Fq -e "\\"aud\\":\\"${OIDC_AUDIENCE}\\"" -e "\\"aud\\":[\\"${OIDC_AUDIENCE}\\""; then',
+            f'  echo "the {credential} credential must be an OpenID Connect id token with the audience ${{OIDC_AUDIENCE}}" >&2',
+            "  false",
+            "fi",
+            login,
+        ])
+
+    @property
+    def code_package(self) -> bool:
+        """The deploy target runs a zip of our code that scripts/package.sh builds (aws_lambda, azure_functions)."""
+        return bool(load_catalog().fact("deploy_target", self.answers["deploy_target"], "code_package", False))
+
+    @property
     def deploy_image(self) -> dict[str, str]:
-        """The container deploy jobs run in (container-based platforms) and how to make it ready."""
+        """The container deploy jobs run in (container-based platforms) and how to make it ready. Code-package
+        targets deploy from the language's CI image (scripts/package.sh builds with its toolchain) plus the cloud CLI."""
         catalog = load_catalog()
-        prepare = [catalog.fact("cloud_provider", self.cloud, "deploy_prepare")]
+        if self.code_package:
+            image = self.language["ci_image"]
+            prepare = [catalog.fact("cloud_provider", self.cloud, "package_prepare")]
+        else:
+            image = catalog.fact("cloud_provider", self.cloud, "deploy_image")
+            prepare = [catalog.fact("cloud_provider", self.cloud, "deploy_prepare")]
         if self.iac:
             prepare += [self.iac["setup"], 'export PATH="$HOME/.local/bin:$PATH"']
-        return {"image": catalog.fact("cloud_provider", self.cloud, "deploy_image"), "prepare": " && ".join(prepare)}
+        return {"image": image, "prepare": " && ".join(prepare)}
 
     def copier_update(self, repository: str = "") -> str:
         """The template-update script for this platform (repository: the owner/name expression outside GitHub/GitLab)."""
@@ -273,6 +443,74 @@ def deploy_refs(branch_strategy: str, environment: str) -> tuple[Ref, ...]:
     if environment == "production":  # release candidates and release tags, after the pre-production chain
         return _refs("branch:release/*", "branch:hotfix/*", "tag:v*")
     return _refs("branch:develop", "branch:release/*", "branch:hotfix/*", "tag:v*")
+
+
+JENKINS_URL_HCL = '${trimsuffix(var.jenkins_url, "/")}'  # JENKINS_URL ends with a slash
+
+
+def jenkins_branch_job(branch_strategy: str, environment: str) -> str:
+    """The branch job of the multibranch pipeline that deploys an environment, as JOB_URL spells it: Jenkins
+    names a branch job after the branch with "/" encoded (%2F) and encodes that "%" again in URLs (%25)."""
+    ref = next(r for r in deploy_refs(branch_strategy, environment) if r.kind == "branch")
+    return ref.prefix.replace("/", "%252F") + ("*" if ref.is_prefix else "")
+
+
+def oidc_placeholders(template: str, answers: Mapping[str, Any], environment: str) -> str:
+    """Fill the CI-side placeholders of an OIDC issuer/subject fact (facts/infra.yml ci_platform) for Terraform."""
+    text = template.replace("{jenkins_url}", JENKINS_URL_HCL).replace("{slug}", str(answers["project_slug"]))
+    text = text.replace("{circleci_project_id}", "${var.circleci_project_id}")
+    if "{branch_job}" in text:
+        text = text.replace("{branch_job}", jenkins_branch_job(str(answers["branch_strategy"]), environment))
+    return text
+
+
+def oidc_subjects(template: str, answers: Mapping[str, Any], environment: str) -> list[str]:
+    """Every token subject one environment's deploy jobs present: a subject template with {ref_type} and {ref}
+    (GitLab: project_path:<repo>:ref_type:<branch|tag>:ref:<name>) gives one subject per ref that deploys the
+    environment under the branch strategy (deploy_refs); other templates give one subject."""
+    text = oidc_placeholders(template, answers, environment)
+    if "{ref}" not in text:
+        return [text] if text else []
+    refs = deploy_refs(str(answers["branch_strategy"]), environment)
+    return [text.replace("{ref_type}", ref.kind).replace("{ref}", ref.pattern) for ref in refs]
+
+
+def terraform_inputs(answers: Mapping[str, Any]) -> dict[str, str]:
+    """``Pipeline.terraform_inputs`` of an answer set."""
+    if answers["iac_tool"] not in ("terraform", "opentofu") or answers["cloud_provider"] != "gcp":
+        return {}
+    return {"billing_account": "GCP_BILLING_ACCOUNT"} if answers.get("cost_alerts") else {}
+
+
+def plan_identity(answers: Mapping[str, Any]) -> bool:
+    """terraform/modules/ci_oidc creates a read-only plan identity: Terraform/OpenTofu on a cloud, a CI with OIDC and
+    a plan subject; on Azure only when that subject is exact (federated credentials match no pattern)."""
+    catalog = load_catalog()
+    cloud = answers["cloud_provider"]
+    if answers["iac_tool"] not in ("terraform", "opentofu") or cloud == "none":
+        return False
+    platform = answers["ci_platform"]
+    subject = str(catalog.fact("ci_platform", platform, "oidc_plan_subject", "") or "")
+    if not subject or not catalog.fact("ci_platform", platform, "oidc_issuer", ""):
+        return False
+    return cloud != "azure" or "*" not in subject
+
+
+def preview_identity(answers: Mapping[str, Any]) -> bool:
+    """terraform/modules/ci_oidc creates a preview identity for the per-pull-request preview jobs: Terraform/OpenTofu on
+    a cloud, previews that are IaC stacks (deploy_target preview_stacks: iac), a CI with OIDC and a preview subject; on
+    Azure only when that subject is exact (rules.py refuses the other combinations)."""
+    catalog = load_catalog()
+    cloud = answers["cloud_provider"]
+    if answers["iac_tool"] not in ("terraform", "opentofu") or cloud == "none" or answers["preview_environments"] == "none":
+        return False
+    if catalog.fact("deploy_target", answers["deploy_target"], "preview_stacks", True) != "iac":
+        return False
+    platform = answers["ci_platform"]
+    subject = str(catalog.fact("ci_platform", platform, "oidc_preview_subject", "") or "")
+    if not subject or not catalog.fact("ci_platform", platform, "oidc_issuer", ""):
+        return False
+    return cloud != "azure" or "*" not in subject
 
 
 def ci_triggers(branch_strategy: str) -> tuple[list[str], list[str], list[str]]:
@@ -355,6 +593,8 @@ def strategy_label(a: Mapping[str, Any]) -> str:
     strategy = a["deployment_strategy"]
     if strategy == "canary":
         steps = ", ".join(f"{s}%" for s in a["canary_steps"])
+        if a["deploy_target"] == "aws_ecs_fargate":
+            return f"canary {steps} by CodeDeploy traffic shifting (see docs/operations.md), rolled back on failure"
         return f"canary {steps}, promoted step by step, aborted on failure"
     return {
         "rolling": "rolling update",
@@ -371,6 +611,9 @@ MIGRATE_BEFORE = "bash scripts/migrate.sh pre_deploy"
 def deploy_steps(catalog: Catalog, a: Mapping[str, Any], iac: bool) -> tuple[Step, ...]:
     """The steps of every deploy job, in order (environment, URL and image come from the job's variables)."""
     steps: list[Step] = []
+    if a["iac_tool"] == "sst" and catalog.fact("deploy_target", a["deploy_target"], "code_package", False):
+        # sst deploy bundles the unpacked package (dist/lambda) with the function: build it before the apply.
+        steps.append(Step("Build the code package (scripts/package.sh)", "bash scripts/package.sh"))
     if iac:
         label = catalog.fact("iac_tool", a["iac_tool"], "plan_label").split()[0]
         apply = catalog.fact("iac_tool", a["iac_tool"], "apply")  # {env} is always inside double quotes
@@ -431,8 +674,12 @@ def build_pipeline(catalog: Catalog, a: Mapping[str, Any]) -> Pipeline:
     cloud = a["cloud_provider"]
     iac = None
     iac_envs: list[str] = []
-    if a["iac_tool"] != "manual":
+    # Terraform/OpenTofu on a target outside the clouds: no terraform/ root (the platform's own file is the
+    # infrastructure code), so no plan or apply jobs; monitoring/terraform has its own README.
+    cloudless_terraform = a["iac_tool"] in ("terraform", "opentofu") and cloud == "none"
+    if a["iac_tool"] != "manual" and not cloudless_terraform:
         iac = {k: catalog.fact("iac_tool", a["iac_tool"], k) for k in ("plan", "apply", "plan_label", "setup")}
+        iac["setup"] = iac["setup"].replace("{cli_version}", str(catalog.fact("iac_tool", a["iac_tool"], "cli_version", "")))
         iac_envs = [e for e in a["environments"] if e != "development"]
     branches, pr_branches, tags = ci_triggers(a["branch_strategy"])
     deploy_secrets = list(catalog.fact("deploy_target", a["deploy_target"], "deploy_secrets", []))
@@ -448,8 +695,14 @@ def build_pipeline(catalog: Catalog, a: Mapping[str, Any]) -> Pipeline:
     for channel in notifications:
         secrets += NOTIFY_SECRETS[channel]
     variables = list(CLOUD_VARIABLES.get(cloud, [])) + list(registry_facts.get("registry_variables", []))
+    if iac and plan_identity(a):
+        variables += list(PLAN_VARIABLES.get(cloud, {}).values())
+    if iac and preview_identity(a):
+        variables += list(PREVIEW_VARIABLES.get(cloud, {}).values())
     for channel in notifications:
         variables += NOTIFY_VARIABLES.get(channel, [])
+    if iac:
+        variables += list(terraform_inputs(a).values())
     return Pipeline(
         answers=a,
         platform=platform,
@@ -458,7 +711,7 @@ def build_pipeline(catalog: Catalog, a: Mapping[str, Any]) -> Pipeline:
         install=facts["install"],
         checks=checks,
         image=bool(a["containerize"]),
-        image_repository=f"{registry_facts['registry']}/{a['project_slug']}" if registry else "",
+        image_repository=f"{registry_facts['registry'].replace('{owner}', registry_owner(a))}/{a['project_slug']}" if registry else "",
         registry_login=registry_facts.get("login", ""),
         cloud=cloud,
         ci_branches=branches,

@@ -237,13 +237,87 @@ class Infra:
         return str(self.answers.get("repository") or f"{self.slug}/{self.slug}")
 
     def oidc_subject(self, env: str) -> str:
+        from .cicd_model import oidc_placeholders
+
         template = str(self.fact("ci_platform", "oidc_subject", ""))
-        return template.replace("{repository}", self.repository).replace("{environment}", env).replace(
-            "{organization_id}", "${var.ci_organization_id}")
+        return oidc_placeholders(template.replace("{repository}", self.repository).replace("{environment}", env).replace(
+            "{organization_id}", "${var.ci_organization_id}"), self.answers, env)
+
+    def _oidc_fill(self, template: str, env: str) -> list[str]:
+        from .cicd_model import oidc_subjects
+
+        text = template.replace("{repository}", self.repository).replace("{environment}", env)
+        return oidc_subjects(text.replace("{organization_id}", "${var.ci_organization_id}"), self.answers, env)
+
+    def oidc_subjects(self, env: str) -> list[str]:
+        """Terraform's ci_oidc: every subject the deploy jobs of ``env`` present (one per deploy ref on GitLab)."""
+        template = str(self.fact("ci_platform", "oidc_terraform_subject", "") or self.fact("ci_platform", "oidc_subject", ""))
+        return self._oidc_fill(template, env)
+
+    def oidc_plan_subjects(self, env: str) -> list[str]:
+        """Terraform's ci_oidc: the subjects of the pull-request plan jobs of ``env`` (the read-only identity)."""
+        from .cicd_model import plan_identity
+
+        if not plan_identity(self.answers):
+            return []
+        return self._oidc_fill(str(self.fact("ci_platform", "oidc_plan_subject", "")), env)
+
+    @property
+    def program_oidc(self) -> dict[str, Any]:
+        """The CI trust of the Pulumi, CDK and SST programs: exactly what terraform/modules/ci_oidc trusts (oidc_issuer,
+        oidc_subjects per deployed environment, the audience its cloud checks), as TypeScript template literals whose
+        operator-set parts are the program variables jenkinsUrl, ciOrganizationId and circleciProjectId.
+        settings: those variables' names; circleci_context: GCP + CircleCI also requires the deploy context id."""
+        from .cicd_model import JENKINS_URL_HCL
+
+        if not self.oidc_issuer:
+            return {}
+        names = {JENKINS_URL_HCL: "jenkinsUrl", "${var.ci_organization_id}": "ciOrganizationId",
+                 "${var.circleci_project_id}": "circleciProjectId"}
+        subjects = {e.name: self.oidc_subjects(e.name) for e in self.deployed_environments}
+        texts = [self.oidc_issuer] + [s for values in subjects.values() for s in values]
+        settings = [name for hcl, name in names.items() if any(hcl in t for t in texts)]
+
+        def literal(text: str) -> str:
+            text = text.replace("\\", "\\\\").replace("`", "\\`")
+            text = re.sub(r"\$\{(?!" + "|".join(re.escape(h[2:-1]) for h in names) + r"\})", "\\${", text)
+            for hcl, name in names.items():
+                text = text.replace(hcl, "${" + name + "}")
+            return "`" + text + "`"
+
+        fact = str(self.fact("ci_platform", "oidc_audience", "") or "")
+        audience = {"aws": fact or "sts.amazonaws.com", "gcp": fact, "azure": "api://AzureADTokenExchange"}[self.cloud]
+        return {"issuer": literal(self.oidc_issuer), "audience": audience, "settings": settings,
+                "subjects": {env: [literal(s) for s in values] for env, values in subjects.items()},
+                "circleci_context": self.circleci_context}
+
+    @property
+    def oidc_preview_subjects(self) -> list[str]:
+        """Terraform's ci_oidc: the subjects of the per-pull-request preview jobs (the preview identity), [] without one."""
+        from .cicd_model import preview_identity
+
+        if not preview_identity(self.answers):
+            return []
+        return self._oidc_fill(str(self.fact("ci_platform", "oidc_preview_subject", "")), "preview")
+
+    @property
+    def preview_host(self) -> str:
+        """The environment whose ci_oidc module creates the preview identity: the first one (it also creates the
+        account-wide OIDC provider on AWS), "" without a preview identity."""
+        return self.environments[0].name if self.oidc_preview_subjects else ""
+
+    @property
+    def circleci_context(self) -> bool:
+        """CircleCI: the GCP trust also requires the environment's context (<slug>-<environment>) in the token."""
+        return self.answers["ci_platform"] == "circleci" and self.cloud == "gcp"
 
     @property
     def oidc_issuer(self) -> str:
-        return str(self.fact("ci_platform", "oidc_issuer", "")).replace("{organization_id}", "${var.ci_organization_id}")
+        from .cicd_model import oidc_placeholders
+
+        issuer = str(self.fact("ci_platform", "oidc_issuer", ""))
+        # Jenkins: <jenkins_url>/oidc, a Terraform variable (the programs: program_oidc's jenkinsUrl setting)
+        return oidc_placeholders(issuer.replace("{organization_id}", "${var.ci_organization_id}"), self.answers, "")
 
     @property
     def terraform_binary(self) -> str:
@@ -303,13 +377,20 @@ def _service(catalog: Catalog, question: str, value: str, env_var: str) -> Servi
     return Service(value, catalog.fact(question, value, "image"), int(catalog.fact(question, value, "port")), env_var)
 
 
+def registry_owner(answers: Mapping[str, Any]) -> str:
+    """The image namespace on GHCR and Docker Hub: the owner of the `repository` answer, lowercased."""
+    repository = str(answers.get("repository") or answers["project_slug"])
+    return repository.split("/", 1)[0].lower()
+
+
 def image_repository(answers: Mapping[str, Any]) -> str:
     """Where CI pushes the image; deploy.sh always deploys an explicit reference."""
     slug = answers["project_slug"]
     registry = answers["container_registry"]
+    owner = registry_owner(answers)
     return {
-        "ghcr": f"ghcr.io/{slug}/{slug}",
-        "dockerhub": f"docker.io/{slug}/{slug}",
+        "ghcr": f"ghcr.io/{owner}/{slug}",
+        "dockerhub": f"docker.io/{owner}/{slug}",
         "ecr": f"{slug}",
         "artifact_registry": f"us-central1-docker.pkg.dev/{slug}-prod/{slug}/{slug}",
         "acr": f"{slug.replace('-', '')}.azurecr.io/{slug}",

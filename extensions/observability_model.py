@@ -33,6 +33,13 @@ WORKER_METRICS_PORT = 9464
 DISK_PCT, MEMORY_PCT, CPU_PCT = 80, 85, 80
 QUEUE_BACKLOG = 100
 CERT_WARN_DAYS, CERT_CRITICAL_DAYS = 30, 7
+# monitoring/terraform part -> the (question, option) whose catalog facts describe its Terraform.
+TF_PART_SOURCES = {
+    "datadog": ("metrics", "datadog"), "newrelic": ("apm", "new_relic"), "cloudwatch": ("metrics", "cloudwatch"),
+    "better_uptime": ("uptime", "better_uptime"), "checkly": ("uptime", "checkly"), "uptimerobot": ("uptime", "uptimerobot"),
+    "pingdom": ("uptime", "pingdom"), "statuspage_io": ("status_page", "statuspage_io"), "instatus": ("status_page", "instatus"),
+    "sentry": ("error_tracking", "sentry"),
+}
 
 
 @dataclass(frozen=True)
@@ -563,7 +570,7 @@ class Observability:
     # --- vendor monitoring as code (monitoring/terraform) ---
     @property
     def terraform_parts(self) -> list[str]:
-        """Vendors whose monitors, checks or status pages the IaC tool manages."""
+        """Vendors whose monitors, checks, status pages or alert rules the IaC tool manages."""
         if self._a("iac_tool") not in ("terraform", "opentofu"):
             return []
         parts = []
@@ -573,11 +580,143 @@ class Observability:
             parts.append("newrelic")
         if self._a("metrics") == "cloudwatch" and self.cloudwatch:
             parts.append("cloudwatch")
-        if self._a("uptime") in ("better_uptime", "checkly"):
+        if self._a("uptime") != "none":
             parts.append(str(self._a("uptime")))
-        if self._a("status_page") == "better_uptime" and "better_uptime" not in parts:
-            parts.append("better_uptime")
+        if self._a("status_page") != "none" and self._a("status_page") not in parts:
+            parts.append(str(self._a("status_page")))
+        if self.sentry:
+            parts.append("sentry")
         return parts
+
+    def tf(self, part: str) -> dict[str, Any]:
+        """A vendor's Terraform facts: file, what it manages, provider, variables (catalog/facts/observability.yml)."""
+        return dict(self.catalog.fact(*TF_PART_SOURCES[part], "terraform"))
+
+    def tf_file(self, part: str) -> str:
+        return str(self.tf(part)["file"])
+
+    @property
+    def tf_providers(self) -> list[dict[str, str]]:
+        """The pinned providers of monitoring/terraform (name, source, version), one per vendor."""
+        return [dict(self.tf(part)["provider"]) for part in self.terraform_parts]
+
+    @property
+    def tf_variables(self) -> list[dict[str, Any]]:
+        """Every input of monitoring/terraform: the vendors' credentials and settings, then the alert channels'."""
+        found = [dict(v) for part in self.terraform_parts for v in self.tf(part).get("variables", [])]
+        if "cloudwatch" in self.terraform_parts:
+            found.append({"name": "aws_region", "description": "Region of the production stack",
+                          "default": self.catalog.fact("cloud_provider", "aws", "default_region")})
+            found += [{"name": name,
+                       "description": f"{name.replace('_', ' ').capitalize()} (an output of the production stack in terraform/)"}
+                      for name in self.cw_inputs]
+            on_call = [c for c in self.channels if c in ON_CALL_CHANNELS]
+            if on_call:
+                found.append({"name": "oncall_webhook_url", "sensitive": True,
+                              "description": f"CloudWatch integration URL of {' / '.join(on_call)} (receives critical alarms)"})
+        found += self.channel_variables
+        return found
+
+    @property
+    def channel_variables(self) -> list[dict[str, Any]]:
+        """Secrets and names of the alert channels the uptime service and Sentry notify (catalog facts)."""
+        found: list[dict[str, Any]] = []
+        uptime = str(self._a("uptime"))
+        if uptime in ("uptimerobot", "pingdom") and uptime in self.terraform_parts:
+            contacts = self.tf(uptime)["contacts"]
+            for channel in self.uptime_channels:
+                contact = contacts.get(channel, {})
+                found += [contact["variable"]] if "variable" in contact else list(contact.get("variables", []))
+            if uptime == "pingdom" and self.pingdom_integrations:
+                found.append({"name": "pingdom_integration_ids", "type": "list(number)",
+                              "description": f"IDs of the Pingdom integrations ({', '.join(self.pingdom_integrations)} webhooks,"
+                                             " created in Pingdom > Integrations) that receive critical alerts"})
+        if "sentry" in self.terraform_parts:
+            integrations = self.tf("sentry")["integrations"]
+            for channel in self.sentry_channels:
+                found += integrations.get(channel, {}).get("variables", [])
+        unique: dict[str, dict[str, Any]] = {}
+        for variable in found:
+            unique.setdefault(variable["name"], dict(variable))
+        return list(unique.values())
+
+    def uptime_contact(self, channel: str) -> dict[str, str]:
+        """An UptimeRobot alert contact: its type and the HCL expression of its value."""
+        contact = self.tf("uptimerobot")["contacts"][channel]
+        if "variable" in contact:
+            return {"type": contact["type"], "value": f'var.{contact["variable"]["name"]}'}
+        return {"type": contact["type"], "value": f'"{contact["address"].format(domain=self._a("domain"))}"'}
+
+    def sentry_integration(self, channel: str) -> dict[str, Any]:
+        """A channel's Sentry integration: provider_key and the variables naming the installed integration."""
+        return dict(self.tf("sentry")["integrations"][channel])
+
+    # --- uptime checks and status pages ---
+    @property
+    def health_checks(self) -> dict[str, str]:
+        """Synthetic check name (<environment>-health[-ready|-live]) -> URL: the same URLs as probe_urls."""
+        envs = [e for e in self._a("environments") if e != "development"]
+        return {f"{env}{path.replace('/', '-')}": environment_url(self.answers, env) + path for env in envs for path in HEALTH_PATHS}
+
+    def check_host(self, url: str) -> str:
+        return url.removeprefix("https://").split("/", 1)[0]
+
+    def check_path(self, url: str) -> str:
+        return "/" + url.removeprefix("https://").split("/", 1)[1]
+
+    @property
+    def uptime_channels(self) -> list[str]:
+        """An uptime check failing is critical (HealthCheckFailing): it notifies the critical route."""
+        return self.routes()["critical"]
+
+    @property
+    def pingdom_integrations(self) -> list[str]:
+        """Channels Pingdom reaches through its webhook integrations (everything but e-mail and SMS contacts)."""
+        return [c for c in self.uptime_channels if c not in ("email", "sms")]
+
+    def uptime_interval(self) -> int:
+        """Check interval of the uptime service for the tier (seconds for UptimeRobot, minutes for Pingdom)."""
+        facts = self.tf(str(self._a("uptime")))
+        table = facts.get("interval_seconds") or facts.get("interval_minutes")
+        return int(table.get(str(self.answers.get("tier", "production")), table["production"]))
+
+    @property
+    def status_components(self) -> list[tuple[str, str, str]]:
+        """(key, public name, description) of the status page's components: what was chosen, nothing else."""
+        found = [("api", "API", f"The {self.answers.get('project_name', self.slug)} API at https://{self._a('domain')}")]
+        if self.worker:
+            found.append(("worker", "Background jobs", "Queued work: e-mails, exports and scheduled jobs"))
+        if self.database != "none":
+            label = self.catalog.option("database", self.database).label
+            found.append(("database", "Data storage", f"The {label} database and its backups"))
+        return found
+
+    # --- Sentry alerts as code ---
+    @property
+    def sentry(self) -> bool:
+        return self._a("error_tracking") == "sentry" or self._a("apm") == "sentry_performance"
+
+    @property
+    def sentry_performance(self) -> bool:
+        """Transactions reach Sentry (traces sample rate), so error rate and latency alerts have data."""
+        return self._a("apm") == "sentry_performance"
+
+    @property
+    def sentry_channels(self) -> list[str]:
+        """The alert channels Sentry integrates with (no SMS: the on-call tool texts its responders)."""
+        return [c for c in self.channels if c != "sms"]
+
+    def sentry_route(self, severity: str) -> list[str]:
+        route = [c for c in self.routes()[severity] if c in self.sentry_channels]
+        return route or (["email"] if "email" in self.sentry_channels else self.sentry_channels[:1]) or ["email"]
+
+    @property
+    def sentry_platform(self) -> str:
+        return str(self.tf("sentry")["platform"][self._a("app_language")])
+
+    @property
+    def sentry_spike(self) -> int:
+        return int(self.tf("sentry")["spike_events_per_hour"])
 
     @property
     def datadog_agent(self) -> str:

@@ -206,6 +206,18 @@ def worker_needs_long_running_target(catalog: Catalog, a: Answers) -> Iterator[P
         )
 
 
+@rule
+def functions_need_a_worker_for_the_language(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    if not _has(a, "deploy_target", "app_language") or a["deploy_target"] != "azure_functions":
+        return
+    if not catalog.fact("app_language", a["app_language"], "functions_runtime", ""):
+        usable = [lang for lang in catalog["app_language"].options if catalog.fact("app_language", lang, "functions_runtime", "")]
+        yield Problem(
+            "app_language",
+            f"Azure Functions has no {a['app_language']} worker and its custom-handler host has no {a['app_language']} interpreter. "
+            f"Choose app_language {', '.join(usable)}, or deploy_target azure_container_apps (any language, as a container image).",
+        )
+
 def traffic_shifting_available(catalog: Catalog, a: Answers) -> bool:
     return bool(catalog.fact("deploy_target", a.get("deploy_target"), "traffic_shifting", False))
 
@@ -236,6 +248,21 @@ def progressive_delivery_needs_control(catalog: Catalog, a: Answers) -> Iterator
 
 
 @rule
+def traffic_shifting_needs_its_iac(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    """A target whose traffic shifting is generated for some IaC tools only (ECS: CodeDeploy in Terraform)."""
+    if not _has(a, "deploy_target", "iac_tool", "deployment_strategy", "feature_flags") or a["deployment_strategy"] == "rolling":
+        return
+    tools = catalog.fact("deploy_target", a["deploy_target"], "traffic_shifting_iac")
+    if tools and a["iac_tool"] not in tools and a["feature_flags"] == "none":
+        yield Problem(
+            "deployment_strategy",
+            f"{a['deployment_strategy']} on {a['deploy_target']} shifts traffic with resources prodready generates for "
+            f"iac_tool {', '.join(tools)}; the {a['iac_tool']} program rolls the service. Choose one of those iac_tool values, "
+            "add feature_flags to expose the new version gradually, or choose deployment_strategy rolling.",
+        )
+
+
+@rule
 def previews_need_capable_ci(catalog: Catalog, a: Answers) -> Iterator[Problem]:
     if not _has(a, "ci_platform", "preview_environments") or a["preview_environments"] == "none":
         return
@@ -252,12 +279,84 @@ def previews_need_capable_ci(catalog: Catalog, a: Answers) -> Iterator[Problem]:
 def previews_need_target_support(catalog: Catalog, a: Answers) -> Iterator[Problem]:
     if not _has(a, "deploy_target", "preview_environments") or a["preview_environments"] == "none":
         return
-    if catalog.fact("deploy_target", a["deploy_target"], "preview_stacks", True) is False:
+    stacks = catalog.fact("deploy_target", a["deploy_target"], "preview_stacks", True)
+    if stacks is False:
         capable = _values(catalog, "deploy_target", lambda o: o.fact("preview_stacks", True) is not False)
         yield Problem(
             "preview_environments",
             f"deploy_target {a['deploy_target']} needs a separate stack per pull request for previews, which prodready "
             f"does not generate yet. Choose preview_environments none, or a deploy_target with previews: {capable}.",
+        )
+    elif stacks == "iac" and "iac_tool" in a and not preview_stack_tool(catalog, a["iac_tool"]):
+        cloud = catalog.fact("deploy_target", a["deploy_target"], "cloud")
+        tools = _values(catalog, "iac_tool", lambda o: preview_stack_tool(catalog, o.value)
+                        and cloud in o.requires.get("cloud_provider", (cloud,)))
+        yield Problem(
+            "preview_environments",
+            f"{a['preview_environments']} previews on deploy_target {a['deploy_target']} are one IaC stack per pull "
+            f"request (pr-<number>), which iac_tool {a['iac_tool']} cannot create. Choose iac_tool {tools}, "
+            "or preview_environments none.",
+        )
+
+
+def preview_stack_tool(catalog: Catalog, iac_tool: str) -> bool:
+    """Whether the IaC tool is generated and knows how to create and destroy one stack per pull request."""
+    return bool(catalog.fact("iac_tool", iac_tool, "generated", True) is not False
+                and catalog.fact("iac_tool", iac_tool, "preview_up", "")
+                and catalog.fact("iac_tool", iac_tool, "preview_down", ""))
+
+
+@rule
+def azure_federation_needs_exact_subjects(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    """Entra ID federated credentials match one exact token subject; some CIs present a pattern's worth of them."""
+    if not _has(a, "ci_platform", "deploy_target", "branch_strategy", "project_slug") or cloud_provider(catalog, a) != "azure":
+        return
+    from .cicd_model import oidc_subjects
+
+    # every IaC program trusts Terraform ci_oidc's subjects (the narrower per-ref ones where the platform has them)
+    subject = str(catalog.fact("ci_platform", a["ci_platform"], "oidc_terraform_subject", "")
+                  or catalog.fact("ci_platform", a["ci_platform"], "oidc_subject", "") or "")
+    environments = [e for e in (a.get("environments") or ["production"]) if e != "development"]
+    if not subject or not any("*" in s for e in environments for s in oidc_subjects(subject, a, e)):
+        return
+    def exact(option: Any) -> bool:  # per-ref subjects ({ref}) are exact unless git_flow deploys from branch patterns
+        text = str(option.fact("oidc_subject", "*") or "*")
+        per_ref = "{ref}" in str(option.fact("oidc_terraform_subject", "") or "")
+        return not re.search(r"\*|\{branch_job\}", text) and not (per_ref and a["branch_strategy"] == "git_flow")
+
+    exact_platforms = _values(catalog, "ci_platform", exact)
+    if "{branch_job}" in subject or "{ref}" in subject:
+        yield Problem(
+            "branch_strategy",
+            f"with ci_platform {a['ci_platform']} the deploy token's subject is the branch job, and {a['branch_strategy']} deploys "
+            "production from release/* and hotfix/* branches, but Azure federated credentials only match one exact subject. "
+            f"Choose branch_strategy trunk_based or github_flow, or ci_platform {exact_platforms}.",
+        )
+    else:
+        yield Problem(
+            "ci_platform",
+            f"{a['ci_platform']} deploy tokens carry per-project/per-user subjects that Azure federated credentials (exact subjects "
+            f"only) cannot match, so the pipeline could not log in to Azure. Choose ci_platform {exact_platforms}.",
+        )
+
+
+@rule
+def azure_previews_need_exact_subjects(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    """Terraform's ci_oidc gives Azure preview stacks a federated identity: Entra ID matches one exact subject, and
+    some CIs' preview jobs present a subject per branch (GitLab merge request pipelines: the source branch)."""
+    if (not _has(a, "ci_platform", "deploy_target", "preview_environments", "iac_tool") or a["preview_environments"] == "none"
+            or a["iac_tool"] not in ("terraform", "opentofu") or cloud_provider(catalog, a) != "azure"
+            or catalog.fact("deploy_target", a["deploy_target"], "preview_stacks", True) != "iac"):
+        return
+    subject = str(catalog.fact("ci_platform", a["ci_platform"], "oidc_preview_subject", "") or "")
+    if "*" in subject:
+        exact = _values(catalog, "ci_platform", lambda o: bool(o.fact("oidc_preview_subject", ""))
+                        and "*" not in str(o.fact("oidc_preview_subject", "")))
+        yield Problem(
+            "ci_platform",
+            f"{a['preview_environments']} previews on {a['deploy_target']} run as a federated Azure identity, but "
+            f"{a['ci_platform']} preview jobs present one token subject per source branch and Entra ID federated "
+            f"credentials match exact subjects only. Choose ci_platform {exact}, or preview_environments none.",
         )
 
 
@@ -269,6 +368,21 @@ def iac_program_is_generated(catalog: Catalog, a: Answers) -> Iterator[Problem]:
             f"prodready does not generate {a['iac_tool']} programs yet (only the steps in docs/infrastructure.md), "
             "so its CI jobs would have nothing to run. Choose iac_tool terraform or opentofu (the same resources), or manual.",
         )
+
+
+@rule
+def pulumi_needs_a_cloud(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    """The Pulumi program creates the target's cloud resources; a target on no cloud has none to create."""
+    if a.get("iac_tool") != "pulumi" or "deploy_target" not in a or cloud_provider(catalog, a) != "none":
+        return
+    target = a["deploy_target"]
+    if target == "kubernetes":
+        target = f"kubernetes with k8s_distribution {a.get('k8s_distribution')}"
+    yield Problem(
+        "iac_tool",
+        f"the Pulumi program creates AWS, Google Cloud or Azure resources, and deploy_target {target} runs on none. "
+        "Choose iac_tool manual, or a deploy_target (k8s_distribution) on AWS, Google Cloud or Azure.",
+    )
 
 
 @rule
@@ -354,6 +468,31 @@ def observability_is_not_optional(catalog: Catalog, a: Answers) -> Iterator[Sugg
         )
     if a.get("tier") != "mvp" and a.get("uptime") == "none":
         yield Suggestion("uptime", "No uptime monitoring: users will find outages first. UptimeRobot is free for 50 monitors.")
+
+
+@advice
+def terraform_without_a_cloud(catalog: Catalog, a: Answers) -> Iterator[Suggestion]:
+    """Terraform/OpenTofu on a platform outside AWS, Google Cloud and Azure: no terraform/ root is generated."""
+    if a.get("iac_tool") not in ("terraform", "opentofu") or "deploy_target" not in a or cloud_provider(catalog, a) != "none":
+        return
+    target = a["deploy_target"]
+    option = catalog.option("deploy_target", target)
+    label = option.label if option else target
+    config = str(catalog.fact("deploy_target", target, "config_file", "") or "").replace("{slug}", str(a.get("project_slug", "app")))
+    own = f"{config} is the infrastructure code" if config else "the platform's own configuration is the infrastructure code"
+    # what monitoring/terraform manages (observability_model terraform_parts): uptime checks, status page, vendor monitors
+    monitors = [getattr(catalog.option(q, a[q]), "label", a[q]) for q in ("uptime", "status_page") if a.get(q) not in (None, "none")]
+    monitors += [f"{v} monitors" for v in dict.fromkeys(
+        {"datadog": "Datadog", "new_relic": "New Relic", "sentry": "Sentry"}.get(str(a.get(q)), "")
+        for q in ("metrics", "apm", "error_tracking")) if v]
+    scope = (f"{a['iac_tool']} manages only monitoring/terraform ({', '.join(monitors)})" if monitors
+             else f"{a['iac_tool']} manages nothing until you choose uptime checks, a status page or vendor monitors "
+                  "(they go to monitoring/terraform)")
+    yield Suggestion(
+        "iac_tool",
+        f"On {label}, {own} (no terraform/ root and no plan/apply jobs are generated): {scope}. "
+        "Choose iac_tool manual if you prefer, or a deploy_target on AWS, Google Cloud or Azure for Terraform-managed infrastructure.",
+    )
 
 
 @advice

@@ -57,10 +57,17 @@ def generate(copier_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def fit_previews(answers: dict[str, Any]) -> dict[str, Any]:
-    """The answers, without previews on a deploy target that cannot host one per pull request."""
-    from extensions.catalog import load_catalog
+    """The answers, without previews on a deploy target that cannot host one per pull request.
 
-    if load_catalog().fact("deploy_target", answers.get("deploy_target"), "preview_stacks", True) is False:
+    Targets whose previews are IaC stacks (preview_stacks: iac) keep them only with an iac_tool that
+    creates one stack per pull request (extensions/rules.py previews_need_target_support).
+    """
+    from extensions.catalog import load_catalog
+    from extensions.rules import preview_stack_tool
+
+    catalog = load_catalog()
+    stacks = catalog.fact("deploy_target", answers.get("deploy_target"), "preview_stacks", True)
+    if stacks is False or (stacks == "iac" and not preview_stack_tool(catalog, answers.get("iac_tool", "manual"))):
         return {**answers, "preview_environments": "none"}
     return answers
 
@@ -76,3 +83,21 @@ def assert_valid(project: Path, only: set[str] | None = None) -> None:
 
     findings = validate_tree(project, only)
     assert not findings, "\n".join(map(str, findings))
+
+
+def unquote_hcl(value: Any) -> Any:
+    """python-hcl2 keeps the quotes of string literals and block labels, and adds __is_block__ markers."""
+    if isinstance(value, str):
+        return value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
+    if isinstance(value, dict):
+        return {unquote_hcl(k): unquote_hcl(v) for k, v in value.items() if not str(k).startswith("__")}
+    if isinstance(value, list):
+        return [unquote_hcl(v) for v in value]
+    return value
+
+
+def hcl_of(path: Path) -> dict[str, Any]:
+    """A Terraform file parsed by python-hcl2, with plain strings."""
+    import hcl2
+
+    return unquote_hcl(hcl2.loads(path.read_text(encoding="utf-8")))

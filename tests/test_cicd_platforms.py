@@ -273,5 +273,101 @@ def test_scheduled_template_update(generate, platform: str, trigger: str) -> Non
     if platform == "jenkins":
         assert text.count("not { triggeredBy 'TimerTrigger' }") >= 3  # image push and every deploy
     if platform == "travis":
-        assert all(s.get("if", "").startswith(("type = push", "type = api", "type != cron", "type = cron"))
+        assert all(s.get("if", "").startswith(("type = push", "type = api", "type != cron", "type = cron", "type = pull_request"))
                    for s in yaml.safe_load(text)["stages"])
+
+
+def test_codepipeline_schedules_the_template_update(generate) -> None:
+    """EventBridge starts a CodeBuild project weekly; it runs copier check-update / update and opens a GitHub PR.
+
+    Least privilege: the schedule's role may only start that project, the project's role may only log, read
+    the <slug>/ci secret (GH_TOKEN) and use the connection. cfn-lint and our schemas check both files.
+    """
+    project = generate(**BASE, ci_platform="aws_codepipeline")
+    resources = load_yaml(project / "aws/codepipeline.yml")["Resources"]
+    schedule = resources["UpdateSchedule"]
+    assert schedule["Type"] == "AWS::Events::Rule"
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(41 5 ? * MON *)"
+    assert schedule["Properties"]["Targets"] == [{"Id": "template-update", "Arn": "UpdateProject.Arn",
+                                                  "RoleArn": "UpdateScheduleRole.Arn"}]
+    starter = resources["UpdateScheduleRole"]["Properties"]
+    assert starter["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert starter["Policies"][0]["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": "UpdateProject.Arn"}]
+    update = resources["UpdateProject"]["Properties"]
+    assert update["Source"]["BuildSpec"] == "buildspec-update.yml" and update["SourceVersion"] == "refs/heads/main"
+    assert update["ServiceRole"] == "UpdateRole.Arn" and "Triggers" not in update  # only the schedule starts it
+    statements = resources["UpdateRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    assert actions == sorted(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue",
+                              "codeconnections:UseConnection", "codeconnections:GetConnection", "codeconnections:GetConnectionToken"])
+    assert "secret:my-app/ci-*" in next(s["Resource"] for s in statements if s["Action"] == "secretsmanager:GetSecretValue")
+    buildspec = yaml.safe_load((project / "buildspec-update.yml").read_text(encoding="utf-8"))
+    assert buildspec["env"]["secrets-manager"] == {"GH_TOKEN": "my-app/ci:GH_TOKEN"}
+    script = buildspec["phases"]["build"]["commands"][0]
+    assert "copier check-update --quiet . || status=$?" in script
+    assert "copier update --trust --defaults --skip-answered --conflict rej" in script
+    assert '"https://api.github.com/repos/${REPOSITORY_ID}/pulls"' in script
+    pipelines = [r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    assert all("buildspec-update" not in str(p) for p in pipelines)  # pushes never run it
+    assert_ci_valid(project, relative=["aws/codepipeline.yml", "buildspec-update.yml", "buildspec-plan.yml"])
+
+
+# ---- Terraform/OpenTofu on a target outside the clouds: no terraform/ root, so no IaC jobs ------------------
+
+CLOUDLESS = [("circleci", "render", "terraform"), ("azure_devops", "fly_io", "opentofu"), ("jenkins", "nomad", "terraform")]
+
+
+def plan_jobs(platform: str, project: Path) -> list[str]:
+    """Names of the infrastructure plan jobs/stages in the platform's file."""
+    if platform == "circleci":
+        config = yaml.safe_load((project / ".circleci/config.yml").read_text())
+        names = [next(iter(j)) if isinstance(j, dict) else j for j in config["workflows"]["pipeline"]["jobs"]]
+        return [n for n in names if n == "plan"] + [n for n in config["jobs"] if n == "plan"]
+    if platform == "azure_devops":
+        stages = yaml.safe_load((project / "azure-pipelines.yml").read_text())["stages"]
+        return [s["stage"] for s in stages if s["stage"] == "plan"]
+    return re.findall(r"^        stage\('((?:terraform|tofu) plan)'\)", (project / "Jenkinsfile").read_text(), flags=re.M)
+
+
+@pytest.mark.parametrize(("platform", "target", "tool"), CLOUDLESS)
+def test_cloudless_terraform_has_no_iac_jobs(generate, platform: str, target: str, tool: str) -> None:
+    """The deploy graph stays whole, but no job plans or applies a terraform/environments/<env> that does not exist."""
+    project = generate(**{**BASE, "deploy_target": target}, iac_tool=tool, ci_platform=platform, uptime="uptimerobot",
+                       branch_strategy="github_flow", auto_deploy="staging_auto_production_manual")
+    assert not (project / "terraform").exists() and (project / "monitoring/terraform").is_dir()
+    graph = READERS[platform](project)
+    assert list(graph) == ["qa", "staging", "production"] and [u for _, u, _ in graph.values()] == ["", "qa", "staging"]
+    assert plan_jobs(platform, project) == []
+    text = (project / FILES[platform][0]).read_text()
+    assert "terraform/environments" not in text and f"{tool} -chdir" not in text
+    assert not (project / "scripts/comment-plan.sh").exists()
+    if platform != "jenkins":  # Jenkinsfiles: npm-groovy-lint runs batched above
+        assert_ci_valid(project, relative=FILES[platform][:1])
+
+
+def test_cloud_terraform_keeps_its_plan_jobs(generate) -> None:
+    """The control: on a cloud target, the same platforms plan every environment."""
+    for platform in ("circleci", "azure_devops", "jenkins"):
+        project = generate(**BASE, iac_tool="terraform", ci_platform=platform, branch_strategy="github_flow")
+        assert plan_jobs(platform, project), platform
+        assert "terraform/environments" in (project / FILES[platform][0]).read_text(), platform
+
+
+@pytest.mark.parametrize(("target", "config_file"), [("render", "render.yaml"), ("fly_io", "fly.toml"), ("heroku", "app.json and Procfile"),
+                                                      ("docker_swarm", "docker-stack.yml"), ("nomad", "nomad/my-app.nomad.hcl")])
+def test_cloudless_terraform_suggests_what_it_manages(target: str, config_file: str) -> None:
+    from extensions.catalog import load_catalog
+    from extensions.rules import problems, suggestions
+
+    catalog = load_catalog()
+    answers = {"project_slug": "my-app", "deploy_target": target, "iac_tool": "terraform", "uptime": "uptimerobot",
+               "status_page": "none", "metrics": "platform", "apm": "none", "error_tracking": "sentry"}
+    advice = [s.message for s in suggestions(catalog, answers) if s.question == "iac_tool"]
+    assert len(advice) == 1 and f", {config_file} is the infrastructure code" in advice[0], advice
+    assert "monitoring/terraform (UptimeRobot, Sentry monitors)" in advice[0]
+    assert not [p for p in problems(catalog, answers, only="iac_tool")]  # advice, not a refusal
+    nothing = suggestions(catalog, {**answers, "uptime": "none", "error_tracking": "none"})
+    assert "manages nothing until you choose uptime checks" in next(s.message for s in nothing if s.question == "iac_tool")
+    on_cloud = {**answers, "deploy_target": "aws_ecs_fargate"}
+    assert not [s for s in suggestions(catalog, on_cloud) if "infrastructure code" in s.message]

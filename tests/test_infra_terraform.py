@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
-from conftest import answers_of, assert_valid, fit_previews, preset
+from conftest import answers_of, assert_valid, fit_previews, hcl_of, preset
 
 BASE = {"environments": ["development", "staging", "production"], "notifications": ["slack"]}
 AWS = {"container_registry": "ecr", "secrets_manager": "aws_secrets_manager"}
@@ -49,19 +48,7 @@ def _cloud(a: dict[str, Any]) -> str:
     return a["deploy_target"].split("_", 1)[0]
 
 
-def _unquote(value: Any) -> Any:
-    """python-hcl2 keeps the quotes of string literals and block labels."""
-    if isinstance(value, str):
-        return value.strip('"')
-    if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unquote(v) for v in value]
-    return value
-
-
-def _hcl(path: Path) -> dict[str, Any]:
-    return _unquote(hcl2.loads(path.read_text()))
+_hcl = hcl_of  # python-hcl2 with plain strings (conftest)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
@@ -74,7 +61,11 @@ def test_every_environment_has_a_locked_remote_state_and_its_own_size(generate, 
     project = _generate(generate, case)
     a = answers_of(project)
     envs = project / "terraform" / "environments"
-    assert sorted(p.name for p in envs.iterdir()) == sorted(a["environments"])
+    from extensions.catalog import load_catalog
+
+    iac_previews = a["preview_environments"] != "none" and load_catalog().fact(
+        "deploy_target", a["deploy_target"], "preview_stacks") == "iac"  # terraform/environments/preview: tests/test_infra_previews.py
+    assert sorted(p.name for p in envs.iterdir()) == sorted(a["environments"] + (["preview"] if iac_previews else []))
     keys = set()
     for env in a["environments"]:
         backend = _hcl(envs / env / "backend.tf")["terraform"][0]["backend"][0]
@@ -108,7 +99,7 @@ def test_ci_identity_outputs_match_the_ci_contract(generate, case):
     main = (project / "terraform" / "environments" / "production" / "main.tf").read_text()
     assert 'source = "../../modules/ci_oidc"' in main
     if a["ci_platform"] == "github_actions":
-        assert re.search(rf'subject\s+= "repo:{a["project_slug"]}/{a["project_slug"]}:environment:production"', main)
+        assert re.search(rf'subjects\s+= \["repo:{a["project_slug"]}/{a["project_slug"]}:environment:production"\]', main)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.get("cost_alerts")], ids=_id)
@@ -153,3 +144,41 @@ def test_opentofu_uses_the_same_layout(generate):
 def test_no_terraform_for_other_iac_tools(generate):
     project = _generate(generate, {**CASES[0], "iac_tool": "manual"})
     assert not (project / "terraform").exists()
+
+
+def test_documentdb_gets_a_class_it_offers(generate):
+    """DocumentDB's smallest instance class is medium: the micro RDS class would fail at apply."""
+    project = _generate(generate, CASES[2])
+    for env in ("staging", "production"):
+        sizing = _hcl(project / "terraform" / "environments" / env / "terraform.tfvars")
+        assert sizing["database_instance_class"] in ("db.t4g.medium", "db.r6g.large"), (env, sizing)
+
+
+def test_log_groups_can_use_the_data_key(generate):
+    """Log groups are encrypted with the data module's key, so its policy lets CloudWatch Logs use it."""
+    project = _generate(generate, CASES[0])
+    data = _hcl(project / "terraform" / "modules" / "data" / "main.tf")
+    statements = next(d["aws_iam_policy_document"]["key"]["statement"] for d in data["data"] if "aws_iam_policy_document" in d)
+    logs = [s for s in statements if s.get("sid") == "CloudWatchLogsEncrypt"]
+    assert logs and logs[0]["principals"][0]["identifiers"] == ["logs.${data.aws_region.current.region}.amazonaws.com"]
+
+
+def test_lambda_reaches_its_database_inside_the_vpc(generate):
+    project = _generate(generate, CASES[2])
+    module = _hcl(project / "terraform" / "modules" / "aws_lambda" / "main.tf")
+    groups = [r["aws_security_group"] for r in module["resource"] if "aws_security_group" in r]
+    group = next(g["function"] for g in groups if "function" in g)
+    assert any(e["from_port"] == 0 and e["cidr_blocks"] == ["${data.aws_vpc.this.cidr_block}"] for e in group["egress"])
+
+
+def test_lambda_first_apply_starts_from_a_placeholder_package(generate):
+    """No code package exists before the first deploy: the function is created from a placeholder zip in the bucket."""
+    import base64
+    import io
+    import zipfile
+
+    module = _hcl(_generate(generate, CASES[2]) / "terraform" / "modules" / "aws_lambda" / "main.tf")
+    resources = {(kind, name): body for r in module["resource"] for kind, named in r.items() for name, body in named.items()}
+    bootstrap = resources[("aws_s3_object", "bootstrap")]
+    assert zipfile.ZipFile(io.BytesIO(base64.b64decode(bootstrap["content_base64"]))).testzip() is None
+    assert resources[("aws_lambda_function", "this")]["s3_key"] == "${aws_s3_object.bootstrap.key}"

@@ -2,7 +2,8 @@
 
 Each case generates a project and runs the harness checks that own monitoring/, the backup
 scripts and schedules, the runbooks and the Mermaid diagrams (promtool check/test, amtool,
-compose config, Grafana PromQL, kubernetes-validate + Prometheus Operator schemas, kustomize,
+compose config, Grafana PromQL, kubernetes-validate + Prometheus Operator schemas, kustomize, the kept
+schemas of the OpenTelemetry Collector/Loki/Promtail/Tempo/Fluent Bit configurations, Terraform checks,
 systemd-analyze, shellcheck, yamllint, pymarkdown, mermaid).
 """
 
@@ -15,7 +16,8 @@ import pytest
 from harness import uncovered, validate_tree
 
 OWN_CHECKS = {"promtool-rules", "promtool-test", "promtool-config", "amtool", "compose-monitoring", "grafana-dashboards",
-              "k8s-monitoring", "kustomize-monitoring", "terraform-monitoring", "systemd", "crontab", "mermaid"}
+              "k8s-monitoring", "kustomize-monitoring", "terraform-monitoring", "monitoring-configs", "systemd", "crontab",
+              "mermaid"}
 SHARED_CHECKS = {"yamllint", "shell", "pymarkdown"}
 OWN_PATHS = ("monitoring/", "scripts/backup-database.sh", "scripts/restore-database.sh", "scripts/restore-drill.sh", "ops/",
              "docs/runbooks/", "docs/observability.md", "docs/architecture.md", "docs/production-readiness.md")
@@ -43,6 +45,11 @@ CASES: dict[str, dict[str, Any]] = {
     "cloud-run-new-relic-checkly": dict(tier="production", deploy_target="gcp_cloud_run", container_registry="artifact_registry",
                                         secrets_manager="gcp_secret_manager", apm="new_relic", metrics="platform", uptime="checkly",
                                         iac_tool="opentofu"),
+    "pingdom-instatus-sentry": dict(tier="production", uptime="pingdom", status_page="instatus", error_tracking="sentry",
+                                    apm="sentry_performance", alert_channels=["teams", "discord", "opsgenie", "email"],
+                                    on_call=True, has_worker=True, database="postgresql"),
+    "uptimerobot-statuspage-sentry": dict(tier="mvp", iac_tool="terraform", uptime="uptimerobot", status_page="statuspage_io",
+                                          error_tracking="sentry", alert_channels=["slack", "sms"], database="mysql"),
     "swarm-later-docs": dict(tier="production", deploy_target="docker_swarm", metrics="prometheus_grafana", logging="console",
                              tracing="none", apm="none", docs_level="later", alert_channels=["email"], on_call=False,
                              backup_strategy="weekly", rpo_minutes=10080, rto_minutes=480),

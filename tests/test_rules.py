@@ -15,6 +15,9 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("registry on the wrong cloud", {"deploy_target": "gcp_cloud_run", "container_registry": "ecr"}, "container_registry", "artifact_registry"),
     ("secrets on the wrong cloud", {"deploy_target": "aws_ecs_fargate", "secrets_manager": "azure_key_vault"}, "secrets_manager", "aws_secrets_manager"),
     ("cdk outside aws", {"deploy_target": "gcp_cloud_run", "iac_tool": "aws_cdk"}, "iac_tool", "needs cloud_provider aws"),
+    ("sst on app runner", {"deploy_target": "aws_app_runner", "iac_tool": "sst"}, "iac_tool", "SST has no App Runner or EKS component"),
+    ("sst on eks", {"deploy_target": "kubernetes", "k8s_distribution": "eks", "iac_tool": "sst"}, "iac_tool",
+     "choose iac_tool aws_cdk, pulumi or terraform for that deploy_target"),
     ("canary without control", {"deploy_target": "railway", "feature_flags": "none", "deployment_strategy": "canary"}, "deployment_strategy", "feature_flags"),
     ("a/b without routing", {"deploy_target": "render", "feature_flags": "none", "deployment_strategy": "ab_testing"}, "deployment_strategy", "feature flags"),
     ("previews on circleci", {"ci_platform": "circleci", "preview_environments": "full_stack"}, "preview_environments", "github_actions"),
@@ -34,6 +37,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("autoscale bounds", {"scaling": "autoscaling", "autoscale_min": 5, "autoscale_max": 2}, "autoscale_max", "below autoscale_min"),
     ("worker on vercel", {"deploy_target": "vercel", "has_worker": True}, "has_worker", "has_worker false"),
     ("container target without image", {"deploy_target": "aws_ecs_fargate", "containerize": False}, "containerize", "must be true"),
+    ("ruby on azure functions", {"deploy_target": "azure_functions", "app_language": "ruby"}, "app_language", "azure_container_apps"),
     ("istio gateway without istio", {"deploy_target": "kubernetes", "k8s_service_mesh": "none", "k8s_ingress": "istio_gateway"}, "k8s_ingress", "k8s_service_mesh istio"),
     ("datadog tracing without datadog apm", {"tracing": "datadog", "apm": "sentry_performance"}, "tracing", "apm datadog"),
     ("metric rollback without metrics", {"tier": "production", "rollback_automation": "metric_based", "metrics": "platform", "apm": "none"}, "metrics", "smoke_test"),
@@ -41,9 +45,29 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("dependabot off github", {"ci_platform": "gitlab_ci", "dependency_updates": "dependabot"}, "dependency_updates", "renovate"),
     ("travis cannot federate to a cloud", {"deploy_target": "aws_ecs_fargate", "ci_platform": "travis"}, "ci_platform", "no OIDC federation"),
     ("codepipeline outside aws", {"deploy_target": "gcp_cloud_run", "ci_platform": "aws_codepipeline"}, "ci_platform", "github_actions"),
-    ("previews on ecs", {"deploy_target": "aws_ecs_fargate", "preview_environments": "on_demand"}, "preview_environments", "gcp_cloud_run"),
-    ("pulumi is not generated", {"iac_tool": "pulumi"}, "iac_tool", "terraform or opentofu"),
-    ("canary on ecs needs flags", {"deploy_target": "aws_ecs_fargate", "feature_flags": "none", "deployment_strategy": "canary"}, "deployment_strategy", "feature_flags"),
+    ("circleci cannot federate to azure", {"deploy_target": "azure_container_apps", "ci_platform": "circleci", "preview_environments": "none"},
+     "ci_platform", "github_actions, gitlab_ci, azure_devops"),
+    ("jenkins git_flow cannot federate to azure", {"deploy_target": "azure_container_apps", "ci_platform": "jenkins",
+                                                   "branch_strategy": "git_flow", "preview_environments": "none"},
+     "branch_strategy", "trunk_based or github_flow"),
+    ("pulumi on gitlab git_flow cannot federate to azure", {"deploy_target": "azure_container_apps", "ci_platform": "gitlab_ci",
+                                                            "iac_tool": "pulumi", "branch_strategy": "git_flow", "preview_environments": "none"},
+     "branch_strategy", "trunk_based or github_flow"),
+    ("previews on ecs need an iac stack", {"deploy_target": "aws_ecs_fargate", "iac_tool": "manual", "preview_environments": "on_demand"},
+     "preview_environments", "Choose iac_tool terraform, opentofu"),
+    ("previews on functions need an iac stack", {"deploy_target": "azure_functions", "iac_tool": "manual", "preview_environments": "full_stack"},
+     "preview_environments", "one IaC stack per pull request (pr-<number>), which iac_tool manual cannot create"),
+    ("gitlab previews cannot federate to azure", {"deploy_target": "azure_container_apps", "ci_platform": "gitlab_ci", "iac_tool": "opentofu",
+                                                  "preview_environments": "full_stack", "notifications": ["slack"]},
+     "ci_platform", "Choose ci_platform github_actions, or preview_environments none"),
+    ("pulumi needs a cloud", {"iac_tool": "pulumi", "deploy_target": "render"}, "iac_tool", "Choose iac_tool manual"),
+    ("pulumi needs a managed cluster", {"iac_tool": "pulumi", "deploy_target": "kubernetes", "k8s_distribution": "self_managed"},
+     "iac_tool", "k8s_distribution self_managed"),
+    # ECS shifts traffic itself (CodeDeploy) and is now among the fixes the message proposes; App Runner cannot.
+    ("canary on app runner needs flags", {"deploy_target": "aws_app_runner", "feature_flags": "none", "deployment_strategy": "canary"}, "deployment_strategy", "aws_ecs_fargate"),
+    ("canary on ecs with cdk rolls", {"deploy_target": "aws_ecs_fargate", "container_registry": "ecr", "secrets_manager": "aws_secrets_manager",
+     "iac_tool": "aws_cdk", "feature_flags": "none", "deployment_strategy": "canary", "preview_environments": "none"},
+     "deployment_strategy", "iac_tool terraform, opentofu, manual"),
     ("unknown tier", {"tier": "startup"}, "tier", "mvp, production, enterprise"),
     ("unknown option", {"deploy_target": "digital_ocean"}, "deploy_target", "railway"),
 ]
@@ -73,6 +97,22 @@ def test_every_problem_is_reported_at_once(copier_template: Path, tmp_path: Path
     for question in ("project_slug", "app_port", "environments", "has_worker"):
         assert f"- {question}:" in result.stderr
     assert "4 problems" in result.stderr or "5 problems" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["aws_app_runner", "aws_ecs_fargate", "aws_lambda", "azure_container_apps", "azure_functions"])
+def test_iac_previews_are_accepted_with_terraform(target: str) -> None:
+    """The same previews the questionnaire refuses with iac_tool manual pass with an IaC tool that creates stacks."""
+    from extensions.catalog import load_catalog
+    from extensions.rules import previews_need_target_support
+
+    catalog = load_catalog()
+    for tool in ("terraform", "opentofu"):
+        answers = {"deploy_target": target, "iac_tool": tool, "preview_environments": "full_stack"}
+        assert list(previews_need_target_support(catalog, answers)) == []
+    problems = list(previews_need_target_support(catalog, {"deploy_target": target, "iac_tool": "manual",
+                                                           "preview_environments": "on_demand"}))
+    assert [p.question for p in problems] == ["preview_environments"]
+    assert "iac_tool" in problems[0].message and "preview_environments none" in problems[0].message
 
 
 def test_good_answers_pass(copier_template: Path, tmp_path: Path) -> None:

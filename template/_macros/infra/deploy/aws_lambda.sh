@@ -1,10 +1,18 @@
 
 function_name="${slug}-${environment}"
-if [ -z "$image" ]; then
-  echo "deploy.sh: the S3 key of the code package is required" >&2
-  exit 2
-fi
 bucket="${function_name}-artifacts"
+if [ -z "$image" ]; then
+  # No package given: build this commit's zip (scripts/package.sh), stored as <commit>.zip.
+  package="$(bash "$here/package.sh")"
+  image="${package##*/"${slug}"-}"
+  aws s3 cp "$package" "s3://${bucket}/${image}" --only-show-errors
+elif [ -f "$image" ]; then
+  # A local zip: stored under its file name.
+  package="$image"
+  image="$(basename "$package")"
+  aws s3 cp "$package" "s3://${bucket}/${image}" --only-show-errors
+fi
+echo "code package: s3://${bucket}/${image}"
 version="$(aws lambda update-function-code --function-name "$function_name" --s3-bucket "$bucket" --s3-key "$image" --publish --query Version --output text)"
 aws lambda wait function-updated-v2 --function-name "$function_name" --qualifier "$version"
 stable="$(aws lambda get-alias --function-name "$function_name" --name live --query FunctionVersion --output text)"

@@ -1,8 +1,12 @@
 
 group="rg-${slug}-${environment}"
 app="${slug}-${environment}"
-if [ -z "$image" ] || [ ! -f "$image" ]; then
-  echo "deploy.sh: the path of the zip package is required" >&2
+if [ -z "$image" ]; then
+  # No package given: build this commit's zip (scripts/package.sh).
+  image="$(bash "$here/package.sh")"
+fi
+if [ ! -f "$image" ]; then
+  echo "deploy.sh: $image is not a zip package" >&2
   exit 2
 fi
 # Blue/green by slots: publish to staging, check it, swap it into production.

@@ -76,6 +76,9 @@ variable "deletion_protection" {
   description = "Protect the load balancer from deletion"
   type        = bool
 }
+{%- if deploy_target == 'aws_ecs_fargate' %}
+{%- include 'template/_macros/infra/terraform/aws_ecs_fargate_variables.tf' %}
+{%- endif %}
 {%- elif cloud_provider == 'gcp' %}
 
 variable "secret_ids" {

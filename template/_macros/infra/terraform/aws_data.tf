@@ -1,6 +1,8 @@
 # The environment's state: a KMS key, the application's secret, and the database and cache it chose.
 data "aws_caller_identity" "current" {}
 
+data "aws_region" "current" {}
+
 locals {
   sql     = contains(["postgresql", "mysql"], var.database_engine)
   engines = { postgresql = "postgres", mysql = "mysql" }
@@ -27,6 +29,24 @@ data "aws_iam_policy_document" "key" {
       identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
     }
   }
+
+  # The log groups of the app, the load balancer and the cluster are encrypted with this key.
+  statement {
+    sid       = "CloudWatchLogsEncrypt"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${data.aws_region.current.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:aws:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+    }
+  }
 }
 
 # Values are set outside Terraform (aws secretsmanager put-secret-value): never in state or git.
@@ -34,7 +54,7 @@ resource "aws_secretsmanager_secret" "app" {
   name                    = var.secret_name
   description             = "Secret environment variables of ${var.name}"
   kms_key_id              = aws_kms_key.this.arn
-  recovery_window_in_days = 30
+  recovery_window_in_days = var.ephemeral ? 0 : 30
 }
 
 resource "aws_security_group" "data" {
@@ -128,8 +148,8 @@ resource "aws_db_instance" "this" {
   maintenance_window                    = "sun:04:00-sun:05:00"
   copy_tags_to_snapshot                 = true
   deletion_protection                   = var.deletion_protection
-  skip_final_snapshot                   = false
-  final_snapshot_identifier             = "${var.name}-final"
+  skip_final_snapshot                   = var.ephemeral
+  final_snapshot_identifier             = var.ephemeral ? null : "${var.name}-final"
   auto_minor_version_upgrade            = true
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = aws_kms_key.this.arn
@@ -159,8 +179,8 @@ resource "aws_docdb_cluster" "this" {
   backup_retention_period         = min(var.backup_retention_days, 35)
   preferred_backup_window         = "02:00-03:00"
   deletion_protection             = var.deletion_protection
-  skip_final_snapshot             = false
-  final_snapshot_identifier       = "${var.name}-final"
+  skip_final_snapshot             = var.ephemeral
+  final_snapshot_identifier       = var.ephemeral ? null : "${var.name}-final"
   enabled_cloudwatch_logs_exports = ["audit", "profiler"]
 }
 
@@ -199,17 +219,20 @@ resource "aws_elasticache_replication_group" "this" {
 
 # AWS Backup keeps {{ backup_retention_days }} days (backup_retention_days) beyond RDS's 35-day automated window
 {%- if backup_strategy == 'continuous' %}, with continuous backups for point-in-time restore{% endif %}.
+# Not for ephemeral (preview) stacks: recovery points would keep the vault from being destroyed.
 resource "aws_backup_vault" "this" {
+  count       = var.ephemeral ? 0 : 1
   name        = var.name
   kms_key_arn = aws_kms_key.this.arn
 }
 
 resource "aws_backup_plan" "this" {
-  name = var.name
+  count = var.ephemeral ? 0 : 1
+  name  = var.name
 
   rule {
     rule_name                = "{{ backup_strategy }}"
-    target_vault_name        = aws_backup_vault.this.name
+    target_vault_name        = aws_backup_vault.this[0].name
     schedule                 = "{{ infra().aws_backup_cron }}"
     enable_continuous_backup = {{ 'true' if backup_strategy == 'continuous' else 'false' }}
 
@@ -220,7 +243,8 @@ resource "aws_backup_plan" "this" {
 }
 
 resource "aws_iam_role" "backup" {
-  name = "${var.name}-backup"
+  count = var.ephemeral ? 0 : 1
+  name  = "${var.name}-backup"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -232,14 +256,16 @@ resource "aws_iam_role" "backup" {
 }
 
 resource "aws_iam_role_policy_attachment" "backup" {
-  role       = aws_iam_role.backup.name
+  count      = var.ephemeral ? 0 : 1
+  role       = aws_iam_role.backup[0].name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"
 }
 
 resource "aws_backup_selection" "this" {
+  count        = var.ephemeral ? 0 : 1
   name         = var.name
-  plan_id      = aws_backup_plan.this.id
-  iam_role_arn = aws_iam_role.backup.arn
+  plan_id      = aws_backup_plan.this[0].id
+  iam_role_arn = aws_iam_role.backup[0].arn
   resources    = concat(aws_db_instance.this[*].arn, aws_docdb_cluster.this[*].arn)
 }
 {%- endif %}

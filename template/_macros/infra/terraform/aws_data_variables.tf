@@ -57,3 +57,9 @@ variable "deletion_protection" {
   description = "Refuse to delete the database"
   type        = bool
 }
+
+variable "ephemeral" {
+  description = "A preview stack destroyed with its pull request: no final snapshot, no AWS Backup plan, secret deleted at once"
+  type        = bool
+  default     = false
+}

@@ -1,7 +1,15 @@
 {%- from 'template/_macros/infra/terraform/blocks.jinja' import assume_role, read_secret, certificate with context -%}
 {%- set i = infra() -%}
+{%- set shifting = i.progressive -%}
 # ECS Fargate: cluster, web service behind an HTTPS load balancer, {% if has_worker %}worker service, {% endif %}autoscaling,
-# least-privilege task roles, encrypted logs. Deployments roll with the circuit breaker and roll back on failure.
+# least-privilege task roles, encrypted logs.
+{%- if shifting %}
+# The web service deploys blue/green through CodeDeploy ({{ deployment_strategy | replace('_', ' ') }}): the new task set starts
+# behind the test listener, then production traffic shifts to it and CodeDeploy rolls back on failure{% if rollback_automation == 'metric_based' %} or alarm{% endif %}.
+# var.traffic_shifting = false rolls it with the deployment circuit breaker instead{% if has_worker %}; the worker always rolls{% endif %}.
+{%- else %}
+# Deployments roll with the circuit breaker and roll back on failure.
+{%- endif %}
 data "aws_region" "current" {}
 
 data "aws_route53_zone" "this" {
@@ -120,6 +128,19 @@ resource "aws_security_group" "alb" {
     protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
   }
+{%- if shifting %}
+
+  dynamic "ingress" {
+    for_each = var.traffic_shifting ? [var.test_listener_port] : []
+    content {
+      description = "HTTPS test listener: the new version before production traffic shifts to it"
+      from_port   = ingress.value
+      to_port     = ingress.value
+      protocol    = "tcp"
+      cidr_blocks = var.test_listener_cidr_blocks
+    }
+  }
+{%- endif %}
 
   egress {
     description = "To the application in the VPC"
@@ -328,6 +349,29 @@ resource "aws_lb_target_group" "web" {
     unhealthy_threshold = 3
   }
 }
+{%- if shifting %}
+
+# Blue/green: CodeDeploy alternates the web service's task sets between the two target groups
+# ("web" is blue on the first deploy, "green" takes the next version).
+resource "aws_lb_target_group" "green" {
+  count                = var.traffic_shifting ? 1 : 0
+  name                 = "${substr(var.name, 0, 26)}-green"
+  port                 = var.port
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = {{ shutdown_timeout_seconds if graceful_shutdown else 30 }}
+
+  health_check {
+    path                = var.health_path
+    matcher             = "200"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+{%- endif %}
 
 {{ certificate() }}
 
@@ -342,7 +386,36 @@ resource "aws_lb_listener" "https" {
     type             = "forward"
     target_group_arn = aws_lb_target_group.web.arn
   }
+{%- if shifting %}
+
+  # CodeDeploy switches the forwarded target group on every deploy.
+  lifecycle {
+    ignore_changes = [default_action]
+  }
+{%- endif %}
 }
+{%- if shifting %}
+
+# Test listener: scripts/deploy.sh smoke-tests the new task set here before production traffic moves.
+# It starts on the green target group (where the first replacement task set goes); CodeDeploy rewires it after that.
+resource "aws_lb_listener" "test" {
+  count             = var.traffic_shifting ? 1 : 0
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.test_listener_port
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = aws_acm_certificate_validation.this.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.green[0].arn
+  }
+
+  lifecycle {
+    ignore_changes = [default_action]
+  }
+}
+{%- endif %}
 
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.this.arn
@@ -382,11 +455,28 @@ resource "aws_ecs_service" "web" {
   deployment_maximum_percent         = 200
   health_check_grace_period_seconds  = 60
   propagate_tags                     = "SERVICE"
+{%- if shifting %}
+
+  # ECS cannot switch a service's controller in place: changing traffic_shifting replaces the service.
+  deployment_controller {
+    type = var.traffic_shifting ? "CODE_DEPLOY" : "ECS"
+  }
+
+  # The circuit breaker belongs to the ECS controller; CodeDeploy rolls back blue/green deployments itself.
+  dynamic "deployment_circuit_breaker" {
+    for_each = var.traffic_shifting ? [] : [true]
+    content {
+      enable   = true
+      rollback = true
+    }
+  }
+{%- else %}
 
   deployment_circuit_breaker {
     enable   = true
     rollback = true
   }
+{%- endif %}
 
   network_configuration {
     subnets          = var.private_subnet_ids
@@ -400,13 +490,26 @@ resource "aws_ecs_service" "web" {
     container_port   = var.port
   }
 
+{%- if shifting %}
+
+  # CI deploys new task definitions (scripts/deploy.sh) and CodeDeploy moves the service between the
+  # blue and green target groups; autoscaling owns the count.
+  lifecycle {
+    ignore_changes = [task_definition, load_balancer, desired_count]
+  }
+{%- else %}
+
   # CI deploys new task definitions (scripts/deploy.sh); autoscaling owns the count.
   lifecycle {
     ignore_changes = [task_definition, desired_count]
   }
+{%- endif %}
 
   depends_on = [aws_lb_listener.https]
 }
+{%- if shifting %}
+{%- include 'template/_macros/infra/terraform/aws_ecs_fargate_codedeploy.tf' %}
+{%- endif %}
 
 resource "aws_appautoscaling_target" "web" {
   service_namespace  = "ecs"

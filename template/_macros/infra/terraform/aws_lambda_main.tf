@@ -1,9 +1,10 @@
 {%- from 'template/_macros/infra/terraform/blocks.jinja' import assume_role, read_secret, certificate with context -%}
 {%- set i = infra() -%}
-{%- set runtime = {'node': 'nodejs22.x', 'python': 'python3.12', 'java': 'java21', 'ruby': 'ruby3.3', 'dotnet': 'dotnet8', 'go': 'provided.al2023'}[app_language] -%}
-{%- set handler = {'node': 'dist/lambda.handler', 'python': 'app.lambda_handler.handler', 'java': 'app.LambdaHandler::handleRequest', 'ruby': 'lambda.handler', 'dotnet': 'App::App.LambdaEntryPoint::FunctionHandlerAsync', 'go': 'bootstrap'}[app_language] -%}
-# AWS Lambda behind an HTTP API: the function runs the code package CI uploads (var.image is
-# its S3 key), the "live" alias receives traffic (CodeDeploy-style shifting by scripts/deploy.sh),
+{%- set runtime = catalog.fact('app_language', app_language, 'lambda_runtime') -%}
+{%- set handler = catalog.fact('app_language', app_language, 'lambda_handler') -%}
+{%- set architecture = catalog.fact('deploy_target', 'aws_lambda', 'lambda_architecture') -%}
+# AWS Lambda behind an HTTP API: the function runs the code package scripts/deploy.sh uploads and
+# publishes (scripts/package.sh builds it), the "live" alias receives traffic (CodeDeploy-style shifting by scripts/deploy.sh),
 # logs are encrypted, the custom domain has its own certificate.
 data "aws_region" "current" {}
 
@@ -93,6 +94,18 @@ resource "aws_security_group" "function" {
     protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
   }
+
+  egress {
+    description = "Database and cache inside the VPC"
+    from_port   = 0
+    to_port     = 65535
+    protocol    = "tcp"
+    cidr_blocks = [data.aws_vpc.this.cidr_block]
+  }
+}
+
+data "aws_vpc" "this" {
+  id = var.vpc_id
 }
 
 resource "aws_sqs_queue" "dead_letters" {
@@ -100,13 +113,23 @@ resource "aws_sqs_queue" "dead_letters" {
   kms_master_key_id = var.kms_key_arn
 }
 
+# Creating a function needs code: the first apply starts from this placeholder (a zip holding a text file),
+# then scripts/deploy.sh publishes the real package and moves the alias (s3_key changes are ignored below).
+resource "aws_s3_object" "bootstrap" {
+  bucket         = aws_s3_bucket.artifacts.id
+  key            = "bootstrap/placeholder.zip"
+  content_base64 = "UEsDBBQAAAAAAAAAIQBLQmqtRwAAAEcAAAAPAAAAUExBQ0VIT0xERVIudHh0UGxhY2Vob2xkZXIgY29kZTogc2NyaXB0cy9kZXBsb3kuc2ggcHVibGlzaGVzIHRoZSBhcHBsaWNhdGlvbiBwYWNrYWdlLgpQSwECFAMUAAAAAAAAACEAS0JqrUcAAABHAAAADwAAAAAAAAAAAAAAgAEAAAAAUExBQ0VIT0xERVIudHh0UEsFBgAAAAABAAEAPQAAAHQAAAAAAA=="
+  kms_key_id     = var.kms_key_arn
+}
+
 resource "aws_lambda_function" "this" {
   function_name                  = var.name
   role                           = aws_iam_role.function.arn
   runtime                        = "{{ runtime }}"
   handler                        = "{{ handler }}"
+  architectures                  = ["{{ architecture }}"]
   s3_bucket                      = aws_s3_bucket.artifacts.id
-  s3_key                         = var.image
+  s3_key                         = aws_s3_object.bootstrap.key
   memory_size                    = var.memory
   timeout                        = 30
   publish                        = true

@@ -1,6 +1,7 @@
 {%- from 'template/_macros/infra/terraform/blocks.jinja' import log_analytics with context -%}
 {%- set i = infra() -%}
-{%- set stack = {'node': ('node_version', '22'), 'python': ('python_version', '3.12'), 'java': ('java_version', '21'), 'dotnet': ('dotnet_version', '8.0'), 'ruby': ('', ''), 'go': ('', '')}[app_language] -%}
+{%- set worker = catalog.fact('app_language', app_language, 'functions_runtime') -%}
+{%- set version = catalog.fact('app_language', app_language, 'functions_version') -%}
 # Azure Functions (Linux, Premium plan for VNet-free always-ready instances): storage with the
 # managed identity, Application Insights, Key Vault references for secrets, the custom domain.
 locals {
@@ -95,10 +96,13 @@ resource "azurerm_linux_function_app" "this" {
     application_insights_connection_string = azurerm_application_insights.this.connection_string
 
     application_stack {
-{%- if stack[0] %}
-      {{ stack[0] }} = "{{ stack[1] }}"
-{%- else %}
+{%- if worker == 'dotnet-isolated' %}
+      dotnet_version              = "{{ version }}"
+      use_dotnet_isolated_runtime = true
+{%- elif worker == 'custom' %}
       use_custom_runtime = true
+{%- else %}
+      {{ worker }}_version = "{{ version }}"
 {%- endif %}
     }
   }

@@ -1,7 +1,34 @@
-{%- from 'template/_macros/infra/terraform/blocks.jinja' import oidc_variables with context -%}
-{{ oidc_variables() }}
+{%- set p = pipeline() -%}
+variable "name" {
+  description = "Name prefix (<project>-<environment>)"
+  type        = string
+}
+
+variable "issuer_url" {
+  description = "OIDC issuer of the CI platform"
+  type        = string
+}
+
+variable "subjects" {
+  description = "Token subjects allowed to deploy this environment (* matches within a path segment)"
+  type        = list(string)
+}
+{%- if p.plan_identity %}
+
+variable "plan_subjects" {
+  description = "Token subjects of the pull-request plan jobs, trusted by the read-only plan identity"
+  type        = list(string)
+}
+{%- endif %}
 
 variable "project_id" {
   description = "Google Cloud project"
   type        = string
 }
+{%- if infra().circleci_context %}
+
+variable "deploy_context_id" {
+  description = "Id of the CircleCI context the deploy jobs of this environment use: deploy tokens must list it"
+  type        = string
+}
+{%- endif %}
