@@ -280,17 +280,7 @@ class Pipeline:
     @property
     def plan_oidc(self) -> dict[str, Any]:
         """``oidc`` for pull-request plan jobs: the same login, as the read-only plan identity."""
-        oidc = self.oidc
-        if not oidc or not self.plan_variables:
-            return oidc
-
-        def swap(text: str) -> str:
-            for deploy, plan in self.plan_variables.items():
-                text = re.sub(rf"\b{deploy}\b", plan, text)
-            return text.replace("ci-deploy", "ci-plan")
-
-        env = {name: swap(value) for name, value in oidc["env"].items()}
-        return {**oidc, "audience": swap(oidc["audience"]), "env": env, "login": swap(oidc["login"])}
+        return self._oidc_as(self.plan_variables, "ci-plan")
 
     @property
     def preview_identity(self) -> bool:

@@ -101,3 +101,10 @@ def hcl_of(path: Path) -> dict[str, Any]:
     import hcl2
 
     return unquote_hcl(hcl2.loads(path.read_text(encoding="utf-8")))
+
+
+def cloud_of(answers: dict[str, Any]) -> str:
+    """The computed cloud_provider of an answer set (it is never recorded in the answers file)."""
+    if answers["deploy_target"] == "kubernetes":
+        return {"eks": "aws", "gke": "gcp", "aks": "azure"}[answers["k8s_distribution"]]
+    return answers["deploy_target"].split("_", 1)[0]

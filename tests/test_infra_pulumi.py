@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import answers_of, assert_valid, fit_previews, preset
+from conftest import answers_of, assert_valid, cloud_of, fit_previews, preset
 
 BASE = {"environments": ["development", "qa", "staging", "production"], "notifications": ["slack"], "iac_tool": "pulumi"}
 AWS = {"container_registry": "ecr", "secrets_manager": "aws_secrets_manager"}
@@ -83,10 +83,7 @@ def _generate(generate, case: dict[str, Any]) -> Path:
     return generate(**fit_previews({**preset(tier), **BASE, **case}))
 
 
-def _cloud(a: dict[str, Any]) -> str:
-    if a["deploy_target"] == "kubernetes":
-        return {"eks": "aws", "gke": "gcp", "aks": "azure"}[a["k8s_distribution"]]
-    return a["deploy_target"].split("_", 1)[0]
+_cloud = cloud_of
 
 
 def _stacks(project: Path) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import answers_of, assert_valid, fit_previews, hcl_of, preset
+from conftest import answers_of, assert_valid, cloud_of, fit_previews, hcl_of, preset
 
 BASE = {"environments": ["development", "staging", "production"], "notifications": ["slack"]}
 AWS = {"container_registry": "ecr", "secrets_manager": "aws_secrets_manager"}
@@ -41,11 +41,7 @@ def _generate(generate, case: dict[str, Any]) -> Path:
     return generate(**fit_previews({**preset(tier), **BASE, **case}))
 
 
-def _cloud(a: dict[str, Any]) -> str:
-    """cloud_provider is computed, never recorded in the answers file."""
-    if a["deploy_target"] == "kubernetes":
-        return {"eks": "aws", "gke": "gcp", "aks": "azure"}[a["k8s_distribution"]]
-    return a["deploy_target"].split("_", 1)[0]
+_cloud = cloud_of
 
 
 _hcl = hcl_of  # python-hcl2 with plain strings (conftest)

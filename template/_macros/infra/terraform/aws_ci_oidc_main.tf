@@ -1,6 +1,34 @@
 {%- set i = infra() -%}
 {%- set audience = i.fact('ci_platform', 'oidc_audience', '') or 'sts.amazonaws.com' -%}
 {%- set plan = pipeline().plan_identity -%}
+{#- One trust document per identity: the platform's OIDC tokens with our audience and the identity's subjects. #}
+{%- macro web_identity_trust(label, subjects, count='') -%}
+data "aws_iam_policy_document" "{{ label }}" {
+{%- if count %}
+  count = {{ count }}
+{% endif %}
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.issuer_host}:aud"
+      values   = ["{{ audience }}"]
+    }
+
+    condition {
+      test     = "StringLike"
+      variable = "${local.issuer_host}:sub"
+      values   = {{ subjects }}
+    }
+  }
+}
+{%- endmacro -%}
 # The CI's federated identities: OIDC tokens assume a deploy role (deploy jobs) or a read-only plan role
 # (pull-request plan jobs); no access keys exist.
 data "aws_caller_identity" "current" {}
@@ -21,28 +49,7 @@ locals {
   issuer_host   = replace(var.issuer_url, "https://", "")
 }
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.issuer_host}:aud"
-      values   = ["{{ audience }}"]
-    }
-
-    condition {
-      test     = "StringLike"
-      variable = "${local.issuer_host}:sub"
-      values   = var.subjects
-    }
-  }
-}
+{{ web_identity_trust('assume', 'var.subjects') }}
 
 resource "aws_iam_role" "deploy" {
   name                 = "${var.name}-deploy"
@@ -214,28 +221,7 @@ resource "aws_iam_role_policy" "deploy_iam" {
 
 # The pull-request plan jobs' identity: it reads everything terraform plan refreshes and the state, and may
 # only take and release the state lock (the S3 lockfile <key>.tflock); it cannot change any resource.
-data "aws_iam_policy_document" "assume_plan" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.issuer_host}:aud"
-      values   = ["{{ audience }}"]
-    }
-
-    condition {
-      test     = "StringLike"
-      variable = "${local.issuer_host}:sub"
-      values   = var.plan_subjects
-    }
-  }
-}
+{{ web_identity_trust('assume_plan', 'var.plan_subjects') }}
 
 resource "aws_iam_role" "plan" {
   name                 = "${var.name}-plan"
@@ -279,30 +265,7 @@ locals {
   preview = length(var.preview_subjects) > 0
 }
 
-data "aws_iam_policy_document" "assume_preview" {
-  count = local.preview ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.issuer_host}:aud"
-      values   = ["{{ audience }}"]
-    }
-
-    condition {
-      test     = "StringLike"
-      variable = "${local.issuer_host}:sub"
-      values   = var.preview_subjects
-    }
-  }
-}
+{{ web_identity_trust('assume_preview', 'var.preview_subjects', count='local.preview ? 1 : 0') }}
 
 resource "aws_iam_role" "preview" {
   count                = local.preview ? 1 : 0
