@@ -97,6 +97,11 @@ class Ref:
     def git_ref(self) -> str:
         return ("refs/heads/" if self.kind == "branch" else "refs/tags/") + self.prefix
 
+    @property
+    def full_git_ref(self) -> str:
+        """The git ref pattern, * included: refs/heads/release/*."""
+        return ("refs/heads/" if self.kind == "branch" else "refs/tags/") + self.pattern
+
 
 @dataclass(frozen=True)
 class Deploy:
@@ -259,13 +264,15 @@ class Pipeline:
 
     @property
     def oidc(self) -> dict[str, Any]:
-        """OIDC federation of the cloud for shell-based platforms: audience, env, login, alpine_cli."""
+        """OIDC federation of the cloud for shell-based platforms: audience, env, login, alpine_cli; token_env: the
+        variable holding the platform's own token where the job does not request one (CircleCI on AWS)."""
         if self.cloud == "none":
             return {}
         catalog = load_catalog()
         facts = {k: catalog.fact("cloud_provider", self.cloud, k) for k in ("oidc_audience", "oidc_env", "oidc_login", "alpine_cli")}
         return {"token_file": OIDC_TOKEN_FILE, "audience": facts["oidc_audience"], "env": facts["oidc_env"],
-                "login": facts["oidc_login"], "alpine_cli": facts["alpine_cli"]}
+                "login": facts["oidc_login"], "alpine_cli": facts["alpine_cli"],
+                "token_env": str(ci_platform_fact(self.answers, "oidc_token_env", "") or "")}
 
     @property
     def plan_identity(self) -> bool:
@@ -342,7 +349,8 @@ class Pipeline:
 
     def environment_plan_oidc(self, environment: str) -> dict[str, Any]:
         """``plan_oidc`` as the read-only plan identity of one environment (AWS_PLAN_ROLE_ARN_STAGING): platforms whose
-        plan jobs present a per-environment subject (Azure DevOps service connections) need that environment's identity."""
+        plan jobs present a per-environment subject (Azure DevOps service connections), or that have no per-environment
+        secret scopes (Jenkins' iac-plan job), log in as each environment's own identity."""
         names = {deploy: self.environment_variable(plan, environment) for deploy, plan in self.plan_variables.items()}
         return self._oidc_as(names, "ci-plan") if names else self.plan_oidc
 
@@ -350,21 +358,31 @@ class Pipeline:
         """``jenkins_oidc_login`` as the deploy identity of one environment."""
         return self._jenkins_login(self.environment_oidc(environment)["login"], self.jenkins_credential(environment))
 
-    def jenkins_credential(self, environment: str) -> str:
-        """The id token credential of a deploy stage: GCP gives each environment's provider its own audience (one
-        credential per environment, the plugin fixes the audience per credential); AWS and Azure share one."""
-        return f"{self.slug}-{environment}-oidc-token" if self.cloud == "gcp" else f"{self.slug}-oidc-token"
+    def jenkins_plan_login(self, environment: str) -> str:
+        """``jenkins_oidc_login`` as the read-only plan identity of one environment (the iac-plan job): every
+        environment's ci_oidc has its own, and all of them trust the job's fixed JOB_URL (``jenkins_plan_job``)."""
+        return self._jenkins_login(self.environment_plan_oidc(environment)["login"], self.jenkins_credential(environment, plan=True))
+
+    def jenkins_credential(self, environment: str, plan: bool = False) -> str:
+        """The id token credential of a stage that logs in as ``environment``'s deploy (or read-only plan) identity:
+        GCP gives each workload identity provider its own audience (one credential per environment and identity, the
+        plugin fixes the audience per credential); AWS and Azure share one."""
+        if self.cloud != "gcp":
+            return f"{self.slug}-oidc-token"
+        return f"{self.slug}-{environment}-oidc-{'plan-' if plan else ''}token"
+
+    @property
+    def jenkins_plan_job(self) -> str:
+        """The Pipeline job at the Jenkins root that plans pull requests (jenkins/iac-plan.Jenkinsfile, its script from
+        the main branch): its JOB_URL, <JENKINS_URL>job/<slug>-iac-plan/, is the exact subject the plan identities
+        trust (facts/infra.yml ci_platform.jenkins oidc_plan_subject), which pull request jobs cannot present."""
+        return f"{self.slug}-iac-plan"
 
     @property
     def jenkins_oidc_login(self) -> str:
         """Jenkins: write the id token credential (OIDC_TOKEN) to the token file, check that its audience is
         OIDC_AUDIENCE (the credential's setting), then log in with the cloud's web identity flow."""
         return self._jenkins_login(self.oidc["login"])
-
-    @property
-    def jenkins_plan_login(self) -> str:
-        """``jenkins_oidc_login`` as the read-only plan identity (pull-request plan stage)."""
-        return self._jenkins_login(self.plan_oidc["login"])
 
     def _jenkins_login(self, login: str, credential: str = "") -> str:
         credential = credential or f"{self.slug}-oidc-token"
@@ -438,31 +456,32 @@ def deploy_refs(branch_strategy: str, environment: str) -> tuple[Ref, ...]:
 JENKINS_URL_HCL = '${trimsuffix(var.jenkins_url, "/")}'  # JENKINS_URL ends with a slash
 
 
-def jenkins_branch_job(branch_strategy: str, environment: str) -> str:
-    """The branch job of the multibranch pipeline that deploys an environment, as JOB_URL spells it: Jenkins
-    names a branch job after the branch with "/" encoded (%2F) and encodes that "%" again in URLs (%25)."""
-    ref = next(r for r in deploy_refs(branch_strategy, environment) if r.kind == "branch")
-    return ref.prefix.replace("/", "%252F") + ("*" if ref.is_prefix else "")
+def jenkins_job(ref: Ref) -> str:
+    """The job of the multibranch pipeline that builds a ref (pattern), as its JOB_URL spells it: Jenkins names a
+    branch job after the branch with "/" encoded (%2F) and encodes that "%" again in URLs (%25); a tag job (tag
+    discovery) is named after the tag the same way."""
+    return ref.pattern.replace("/", "%252F")
 
 
 def oidc_placeholders(template: str, answers: Mapping[str, Any], environment: str) -> str:
     """Fill the CI-side placeholders of an OIDC issuer/subject fact (facts/infra.yml ci_platform) for Terraform."""
     text = template.replace("{jenkins_url}", JENKINS_URL_HCL).replace("{slug}", str(answers["project_slug"]))
-    text = text.replace("{circleci_project_id}", "${var.circleci_project_id}")
-    if "{branch_job}" in text:
-        text = text.replace("{branch_job}", jenkins_branch_job(str(answers["branch_strategy"]), environment))
-    return text
+    return text.replace("{circleci_project_id}", "${var.circleci_project_id}")
 
 
 def oidc_subjects(template: str, answers: Mapping[str, Any], environment: str) -> list[str]:
     """Every token subject one environment's deploy jobs present: a subject template with {ref_type} and {ref}
-    (GitLab: project_path:<repo>:ref_type:<branch|tag>:ref:<name>) gives one subject per ref that deploys the
-    environment under the branch strategy (deploy_refs); other templates give one subject."""
+    (GitLab: project_path:<repo>:ref_type:<branch|tag>:ref:<name>) or {ref_job} (Jenkins: the JOB_URL of the
+    multibranch job that builds the ref, ``jenkins_job``) or {git_ref} (CircleCI's v2 subject on AWS:
+    ...vcs-ref/refs/heads/<branch>) gives one subject per ref that deploys the environment under the branch
+    strategy (deploy_refs); other templates give one subject."""
     text = oidc_placeholders(template, answers, environment)
-    if "{ref}" not in text:
+    if not any(placeholder in text for placeholder in ("{ref}", "{ref_job}", "{git_ref}")):
         return [text] if text else []
     refs = deploy_refs(str(answers["branch_strategy"]), environment)
-    return [text.replace("{ref_type}", ref.kind).replace("{ref}", ref.pattern) for ref in refs]
+    subjects = [text.replace("{ref_type}", ref.kind).replace("{ref}", ref.pattern).replace("{ref_job}", jenkins_job(ref))
+                .replace("{git_ref}", ref.full_git_ref) for ref in refs]
+    return list(dict.fromkeys(subjects))
 
 
 def terraform_inputs(answers: Mapping[str, Any]) -> dict[str, str]:
@@ -472,35 +491,45 @@ def terraform_inputs(answers: Mapping[str, Any]) -> dict[str, str]:
     return {"billing_account": "GCP_BILLING_ACCOUNT"} if answers.get("cost_alerts") else {}
 
 
-def plan_identity(answers: Mapping[str, Any]) -> bool:
-    """terraform/modules/ci_oidc creates a read-only plan identity: Terraform/OpenTofu on a cloud, a CI with OIDC and
-    a plan subject; on Azure only when that subject is exact (federated credentials match no pattern)."""
+def ci_platform_fact(answers: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    """A fact of the chosen ci_platform, where the cloud may override it (facts/infra.yml ci_platform.<name>.cloud)."""
     catalog = load_catalog()
-    cloud = answers["cloud_provider"]
-    if answers["iac_tool"] not in ("terraform", "opentofu") or cloud == "none":
+    overrides = catalog.fact("ci_platform", answers.get("ci_platform"), "cloud", None) or {}
+    cloud = overrides.get(str(answers.get("cloud_provider")), {})
+    return cloud[key] if key in cloud else catalog.fact("ci_platform", answers.get("ci_platform"), key, default)
+
+
+def _iac_identities(answers: Mapping[str, Any]) -> bool:
+    """The IaC code (terraform/modules/ci_oidc, or the ci_oidc part of the Pulumi, CDK and SST programs) creates the
+    CI's identities: a generated IaC tool (one with a plan command) on a cloud."""
+    if answers["cloud_provider"] == "none":
         return False
-    platform = answers["ci_platform"]
-    subject = str(catalog.fact("ci_platform", platform, "oidc_plan_subject", "") or "")
-    if not subject or not catalog.fact("ci_platform", platform, "oidc_issuer", ""):
+    return bool(load_catalog().fact("iac_tool", answers["iac_tool"], "plan", ""))
+
+
+def _identity_subject(answers: Mapping[str, Any], key: str) -> bool:
+    """The CI platform signs OIDC tokens and its jobs present a ``key`` subject the cloud can trust: on Azure only an
+    exact one (federated credentials match no pattern)."""
+    subject = str(ci_platform_fact(answers, key, "") or "")
+    if not subject or not ci_platform_fact(answers, "oidc_issuer", ""):
         return False
-    return cloud != "azure" or "*" not in subject
+    return answers["cloud_provider"] != "azure" or "*" not in subject
+
+
+def plan_identity(answers: Mapping[str, Any]) -> bool:
+    """The IaC code creates a read-only plan identity the pull-request plan jobs log in as (``_iac_identities``),
+    where the CI has OIDC and a plan subject (``_identity_subject``)."""
+    return _iac_identities(answers) and _identity_subject(answers, "oidc_plan_subject")
 
 
 def preview_identity(answers: Mapping[str, Any]) -> bool:
-    """terraform/modules/ci_oidc creates a preview identity for the per-pull-request preview jobs: Terraform/OpenTofu on
-    a cloud, previews that are IaC stacks (deploy_target preview_stacks: iac), a CI with OIDC and a preview subject; on
-    Azure only when that subject is exact (rules.py refuses the other combinations)."""
-    catalog = load_catalog()
-    cloud = answers["cloud_provider"]
-    if answers["iac_tool"] not in ("terraform", "opentofu") or cloud == "none" or answers["preview_environments"] == "none":
+    """The IaC code creates a preview identity for the per-pull-request preview jobs: previews that are IaC stacks
+    (deploy_target preview_stacks: iac) and a CI with OIDC and a preview subject (rules.py refuses the others)."""
+    if answers["preview_environments"] == "none" or not _iac_identities(answers):
         return False
-    if catalog.fact("deploy_target", answers["deploy_target"], "preview_stacks", True) != "iac":
+    if load_catalog().fact("deploy_target", answers["deploy_target"], "preview_stacks", True) != "iac":
         return False
-    platform = answers["ci_platform"]
-    subject = str(catalog.fact("ci_platform", platform, "oidc_preview_subject", "") or "")
-    if not subject or not catalog.fact("ci_platform", platform, "oidc_issuer", ""):
-        return False
-    return cloud != "azure" or "*" not in subject
+    return _identity_subject(answers, "oidc_preview_subject")
 
 
 def ci_triggers(branch_strategy: str) -> tuple[list[str], list[str], list[str]]:
@@ -668,7 +697,7 @@ def build_pipeline(catalog: Catalog, a: Mapping[str, Any]) -> Pipeline:
     # infrastructure code), so no plan or apply jobs; monitoring/terraform has its own README.
     cloudless_terraform = a["iac_tool"] in ("terraform", "opentofu") and cloud == "none"
     if a["iac_tool"] != "manual" and not cloudless_terraform:
-        iac = {k: catalog.fact("iac_tool", a["iac_tool"], k) for k in ("plan", "apply", "plan_label", "setup")}
+        iac = {k: catalog.fact("iac_tool", a["iac_tool"], k) for k in ("plan", "apply", "plan_label", "setup", "dir")}
         iac["setup"] = iac["setup"].replace("{cli_version}", str(catalog.fact("iac_tool", a["iac_tool"], "cli_version", "")))
         iac_envs = [e for e in a["environments"] if e != "development"]
     branches, pr_branches, tags = ci_triggers(a["branch_strategy"])

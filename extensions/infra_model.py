@@ -119,7 +119,11 @@ class Infra:
         return bool(self.answers["has_worker"])
 
     def fact(self, question: str, name: str, default: Any = None) -> Any:
-        """A catalog fact of the chosen answer to ``question``."""
+        """A catalog fact of the chosen answer to ``question`` (ci_platform: with the cloud's overrides)."""
+        if question == "ci_platform":
+            from .cicd_model import ci_platform_fact
+
+            return ci_platform_fact(self.answers, name, default)
         return load_catalog().fact(question, self.answers.get(question), name, default)
 
     @property
@@ -236,13 +240,6 @@ class Infra:
         """owner/name of the git repository (the CI identity's subject)."""
         return str(self.answers.get("repository") or f"{self.slug}/{self.slug}")
 
-    def oidc_subject(self, env: str) -> str:
-        from .cicd_model import oidc_placeholders
-
-        template = str(self.fact("ci_platform", "oidc_subject", ""))
-        return oidc_placeholders(template.replace("{repository}", self.repository).replace("{environment}", env).replace(
-            "{organization_id}", "${var.ci_organization_id}"), self.answers, env)
-
     def _oidc_fill(self, template: str, env: str) -> list[str]:
         from .cicd_model import oidc_subjects
 
@@ -267,6 +264,9 @@ class Infra:
         """The CI trust of the Pulumi, CDK and SST programs: exactly what terraform/modules/ci_oidc trusts (oidc_issuer,
         oidc_subjects per deployed environment, the audience its cloud checks), as TypeScript template literals whose
         operator-set parts are the program variables jenkinsUrl, ciOrganizationId and circleciProjectId.
+        plan_subjects (per environment, {} without a plan identity) and preview_subjects ([] without a preview identity,
+        created by the preview_host environment's stack): the read-only plan and the preview identities' trust.
+        audience: as text for the docs; audience_literal: as a TS template literal (CircleCI on AWS: the organisation id).
         settings: those variables' names; circleci_context: GCP + CircleCI also requires the deploy context id."""
         from .cicd_model import JENKINS_URL_HCL
 
@@ -275,7 +275,9 @@ class Infra:
         names = {JENKINS_URL_HCL: "jenkinsUrl", "${var.ci_organization_id}": "ciOrganizationId",
                  "${var.circleci_project_id}": "circleciProjectId"}
         subjects = {e.name: self.oidc_subjects(e.name) for e in self.deployed_environments}
-        texts = [self.oidc_issuer] + [s for values in subjects.values() for s in values]
+        plan_subjects = {e.name: self.oidc_plan_subjects(e.name) for e in self.deployed_environments}
+        texts = [self.oidc_issuer] + [s for group in (subjects, plan_subjects) for values in group.values() for s in values]
+        texts += [*self.oidc_preview_subjects, self.oidc_audience]
         settings = [name for hcl, name in names.items() if any(hcl in t for t in texts)]
 
         def literal(text: str) -> str:
@@ -285,10 +287,14 @@ class Infra:
                 text = text.replace(hcl, "${" + name + "}")
             return "`" + text + "`"
 
-        fact = str(self.fact("ci_platform", "oidc_audience", "") or "")
-        audience = {"aws": fact or "sts.amazonaws.com", "gcp": fact, "azure": "api://AzureADTokenExchange"}[self.cloud]
-        return {"issuer": literal(self.oidc_issuer), "audience": audience, "settings": settings,
+        audience = "api://AzureADTokenExchange" if self.cloud == "azure" else self.oidc_audience
+        return {"issuer": literal(self.oidc_issuer), "audience": audience.replace("${var.ci_organization_id}", "<ciOrganizationId>"),
+                "audience_literal": literal(audience), "settings": settings,
                 "subjects": {env: [literal(s) for s in values] for env, values in subjects.items()},
+                "plan_subjects": {env: [literal(s) for s in values] for env, values in plan_subjects.items() if values},
+                "preview_subjects": [literal(s) for s in self.oidc_preview_subjects],
+                # the programs have no development stack: their first deployed environment hosts the preview identity
+                "preview_host": self.deployed_environments[0].name if self.oidc_preview_subjects else "",
                 "circleci_context": self.circleci_context}
 
     @property
@@ -310,6 +316,21 @@ class Infra:
     def circleci_context(self) -> bool:
         """CircleCI: the GCP trust also requires the environment's context (<slug>-<environment>) in the token."""
         return self.answers["ci_platform"] == "circleci" and self.cloud == "gcp"
+
+    @property
+    def oidc_audience(self) -> str:
+        """The audience the CI's tokens carry and the trust checks: the platform's (Azure DevOps; CircleCI on AWS: the
+        organisation id, ${var.ci_organization_id}) or the cloud's default ("" on GCP: the provider's own name)."""
+        fact = str(self.fact("ci_platform", "oidc_audience", "") or "")
+        default = {"aws": "sts.amazonaws.com", "gcp": "", "azure": "api://AzureADTokenExchange"}.get(self.cloud, "")
+        return fact.replace("{organization_id}", "${var.ci_organization_id}") or default
+
+    @property
+    def oidc_audience_hcl(self) -> str:
+        """``oidc_audience`` as an HCL expression (terraform fmt unwraps a lone "${var.x}" to var.x)."""
+        audience = self.oidc_audience
+        lone = re.fullmatch(r"\$\{(var\.\w+)\}", audience)
+        return lone[1] if lone else f'"{audience}"'
 
     @property
     def oidc_issuer(self) -> str:

@@ -319,17 +319,18 @@ def azure_federation_needs_exact_subjects(catalog: Catalog, a: Answers) -> Itera
     environments = [e for e in (a.get("environments") or ["production"]) if e != "development"]
     if not subject or not any("*" in s for e in environments for s in oidc_subjects(subject, a, e)):
         return
-    def exact(option: Any) -> bool:  # per-ref subjects ({ref}) are exact unless git_flow deploys from branch patterns
+    def exact(option: Any) -> bool:  # per-ref subjects ({ref}, {ref_job}) are exact unless git_flow deploys from patterns
         text = str(option.fact("oidc_subject", "*") or "*")
-        per_ref = "{ref}" in str(option.fact("oidc_terraform_subject", "") or "")
-        return not re.search(r"\*|\{branch_job\}", text) and not (per_ref and a["branch_strategy"] == "git_flow")
+        per_ref = re.search(r"\{ref(_job)?\}", str(option.fact("oidc_terraform_subject", "") or text))
+        return "*" not in text and not (per_ref and a["branch_strategy"] == "git_flow")
 
     exact_platforms = _values(catalog, "ci_platform", exact)
-    if "{branch_job}" in subject or "{ref}" in subject:
+    if re.search(r"\{ref(_job)?\}", subject):
         yield Problem(
             "branch_strategy",
-            f"with ci_platform {a['ci_platform']} the deploy token's subject is the branch job, and {a['branch_strategy']} deploys "
-            "production from release/* and hotfix/* branches, but Azure federated credentials only match one exact subject. "
+            f"with ci_platform {a['ci_platform']} the deploy token's subject names the branch or tag (one subject per deploy "
+            f"ref), and {a['branch_strategy']} deploys from the patterns release/*, hotfix/* and v*, but Azure federated "
+            "credentials only match one exact subject. "
             f"Choose branch_strategy trunk_based or github_flow, or ci_platform {exact_platforms}.",
         )
     else:
@@ -342,10 +343,10 @@ def azure_federation_needs_exact_subjects(catalog: Catalog, a: Answers) -> Itera
 
 @rule
 def azure_previews_need_exact_subjects(catalog: Catalog, a: Answers) -> Iterator[Problem]:
-    """Terraform's ci_oidc gives Azure preview stacks a federated identity: Entra ID matches one exact subject, and
+    """The IaC code's ci_oidc gives Azure preview stacks a federated identity: Entra ID matches one exact subject, and
     some CIs' preview jobs present a subject per branch (GitLab merge request pipelines: the source branch)."""
     if (not _has(a, "ci_platform", "deploy_target", "preview_environments", "iac_tool") or a["preview_environments"] == "none"
-            or a["iac_tool"] not in ("terraform", "opentofu") or cloud_provider(catalog, a) != "azure"
+            or not catalog.fact("iac_tool", a["iac_tool"], "plan", "") or cloud_provider(catalog, a) != "azure"
             or catalog.fact("deploy_target", a["deploy_target"], "preview_stacks", True) != "iac"):
         return
     subject = str(catalog.fact("ci_platform", a["ci_platform"], "oidc_preview_subject", "") or "")
@@ -357,6 +358,27 @@ def azure_previews_need_exact_subjects(catalog: Catalog, a: Answers) -> Iterator
             f"{a['preview_environments']} previews on {a['deploy_target']} run as a federated Azure identity, but "
             f"{a['ci_platform']} preview jobs present one token subject per source branch and Entra ID federated "
             f"credentials match exact subjects only. Choose ci_platform {exact}, or preview_environments none.",
+        )
+
+
+@rule
+def azure_plans_need_exact_subjects(catalog: Catalog, a: Answers) -> Iterator[Problem]:
+    """The IaC code gives the pull-request plan jobs a read-only Azure identity: Entra ID matches one exact subject,
+    and some CIs' plan jobs present one per source branch (GitLab merge request pipelines)."""
+    if (not _has(a, "ci_platform", "deploy_target", "iac_tool") or cloud_provider(catalog, a) != "azure"
+            or not catalog.fact("iac_tool", a["iac_tool"], "plan", "")):
+        return
+    if "*" in str(catalog.fact("ci_platform", a["ci_platform"], "oidc_subject", "") or ""):
+        return  # azure_federation_needs_exact_subjects refuses the platform already
+    plan = str(catalog.fact("ci_platform", a["ci_platform"], "oidc_plan_subject", "") or "")
+    if "*" in plan:
+        exact = _values(catalog, "ci_platform", lambda o: bool(o.fact("oidc_plan_subject", ""))
+                        and "*" not in str(o.fact("oidc_plan_subject", "")))
+        yield Problem(
+            "ci_platform",
+            f"{a['ci_platform']} runs the {catalog.fact('iac_tool', a['iac_tool'], 'plan_label', a['iac_tool'])} of every "
+            "pull request on its source branch, so its token subject names that branch, and Entra ID federated credentials "
+            f"match exact subjects only: the plan could not log in to Azure. Choose ci_platform {exact}, or iac_tool manual.",
         )
 
 

@@ -30,10 +30,11 @@ CLOUDS: dict[str, dict[str, Any]] = {
     "azure": {"deploy_target": "azure_container_apps", "container_registry": "acr", "secrets_manager": "azure_key_vault"},
     "none": {"deploy_target": "fly_io", "container_registry": "ghcr", "secrets_manager": "doppler"},
 }
-# The clouds each platform deploys to (rules.py refuses CircleCI + Azure, Travis + any cloud, CodePipeline off AWS).
+# The clouds each platform deploys to with Terraform (rules.py refuses CircleCI + Azure, GitLab + Azure with generated IaC,
+# Travis + any cloud, CodePipeline off AWS).
 PLATFORM_CLOUDS = {
     "github_actions": ["aws", "gcp", "azure"],
-    "gitlab_ci": ["aws", "gcp", "azure"],
+    "gitlab_ci": ["aws", "gcp"],
     "circleci": ["aws", "gcp"],
     "travis": ["none"],
     "jenkins": ["aws", "gcp", "azure"],
@@ -103,7 +104,7 @@ def test_circleci_environment_values_are_never_expanded_so_the_logins_export_the
                                       for k, v in oidc_env(cloud).items()}
     for command_name, env in logins.items():
         command = config["commands"][command_name]["steps"][0]["run"]["command"]
-        token = command.index("circleci run oidc get")
+        token = re.search(r"circleci run oidc get|CIRCLE_OIDC_TOKEN_V2", command).start()
         for name, value in env.items():
             export = f'export {name}="{value}"'
             assert export in command and command.index(export) < token, f"{command_name} must set {name} before the login"
@@ -114,10 +115,7 @@ def test_circleci_environment_values_are_never_expanded_so_the_logins_export_the
     jobs = config["jobs"]
     assert "cloud-login" in jobs["deploy"]["steps"]
     assert "cloud-login" in str(jobs["image"]["steps"])
-    if iac_tool == "terraform":
-        assert "cloud-login-plan" in jobs["plan"]["steps"]
-    else:
-        assert "cloud-login" in jobs["plan"]["steps"]
+    assert "cloud-login-plan" in jobs["plan"]["steps"]  # every generated IaC tool has a read-only plan identity
     assert_valid(project, only={"circleci"})
 
 
@@ -168,10 +166,21 @@ def test_jenkins_deploy_stages_use_their_environments_identity(generate, cloud: 
             assert f"string(credentialsId: '{SLUG}-{environment}-oidc-token', variable: 'OIDC_TOKEN')" in stage
             assert f'create-cred-config "$GCP_WORKLOAD_IDENTITY_PROVIDER_{environment.upper()}"' in stage
 
+    # the pull request plans (jenkins/iac-plan.Jenkinsfile): each environment as its own read-only plan identity
+    job = (project / "jenkins/iac-plan.Jenkinsfile").read_text(encoding="utf-8")
+    for name in IDENTITY[cloud] + PLAN_IDENTITY[cloud]:
+        assert not unsuffixed(name, job), f"{name}: one identity for every environment"
+    for environment in DEPLOYED:
+        stage = re.search(rf"^ {{16}}stage\('Plan {environment}'\) \{{\n(.*?)^ {{16}}\}}$", job, flags=re.S | re.M)[1]
+        others = [o for o in DEPLOYED if o != environment]
+        for name in PLAN_IDENTITY[cloud]:
+            assert suffixed(name, environment) in stage and not any(suffixed(name, o) in stage for o in others), stage
+        assert not any(suffixed(name, environment) in stage for name in IDENTITY[cloud]), "a plan never uses a deploy identity"
+
     docs = (project / "docs/jenkins.md").read_text(encoding="utf-8")
     for environment in DEPLOYED:
         row = next(line for line in docs.splitlines() if line.strip().startswith(f"| {environment} |"))
-        assert all(f"`{suffixed(name, environment)}`" in row for name in IDENTITY[cloud]), row
+        assert all(f"`{suffixed(name, environment)}`" in row for name in IDENTITY[cloud] + PLAN_IDENTITY[cloud]), row
     for name in IDENTITY[cloud]:
         assert not unsuffixed(name, docs.split("## Pull requests")[0].replace("GCP_WORKLOAD_IDENTITY_PROVIDER_<ENVIRONMENT>", "")), name
     assert_valid(project, only={"jenkinsfile"})
@@ -261,10 +270,12 @@ def passed_inputs(project: Path, platform: str) -> dict[str, str]:
         header = (project / ".circleci/config.yml").read_text(encoding="utf-8").split("\nversion:")[0]
         for name in re.findall(r"set (TF_VAR_\w+) to it in both contexts", header):  # context variables (GCP)
             found[name] = "context"
-    elif platform == "jenkins":
-        text = (project / "Jenkinsfile").read_text(encoding="utf-8")
-        block = re.search(r"^    environment \{\n(.*?)^    \}$", text, flags=re.S | re.M)[1]
-        found = dict(re.findall(r'^\s+(TF_VAR_\w+) = "(.+)"$', block, flags=re.M))
+    elif platform == "jenkins":  # the deploys (Jenkinsfile) and the pull request plans (the iac-plan job)
+        for name in ("Jenkinsfile", "jenkins/iac-plan.Jenkinsfile"):
+            text = (project / name).read_text(encoding="utf-8")
+            block = re.search(r"^    environment \{\n(.*?)^    \}$", text, flags=re.S | re.M)[1]
+            names = dict(re.findall(r'^\s+(TF_VAR_\w+) = "(.+)"$', block, flags=re.M))
+            found = names if not found else {k: v for k, v in found.items() if k in names}
     elif platform == "azure_devops":
         variables = yaml.safe_load((project / "azure-pipelines.yml").read_text(encoding="utf-8"))["variables"]
         found = {v["name"]: v["value"] for v in variables if v.get("name", "").startswith("TF_VAR_")}

@@ -6,11 +6,13 @@ Validated by check-jsonschema (vendor.gitlab-ci) and shellcheck on every script 
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import assert_valid
 from harness.ci import assert_ci_valid
 
 BASE = {"tier": "production", "ci_platform": "gitlab_ci", "environments": ["development", "staging", "production"],
@@ -113,3 +115,167 @@ def test_merge_request_template_release_and_copier_update(generate) -> None:
     assert not (project / ".github").exists()
     assert "gitlabci" in (project / "renovate.json").read_text(encoding="utf-8")
     assert_ci_valid(project, CHECKS | {"pymarkdown"})
+
+
+# ---- every job that logs in gets exactly the identity of its environment (issue 4) ------------------------------
+# GitLab hands a job the variables scoped to the environment it names (environment:name, also with action: prepare)
+# plus the unscoped ones. Deploy identities are scoped per environment; the merge request plan jobs name no
+# environment (a protected environment would hold back developers' merge requests), so they read per-environment
+# variable names (AWS_PLAN_ROLE_ARN_STAGING).
+
+REPO = "acme/shop"
+DEPLOYED = ["staging", "production"]
+CLOUD_ANSWERS: dict[str, dict[str, Any]] = {
+    "aws": {"deploy_target": "aws_ecs_fargate", "container_registry": "ecr", "secrets_manager": "aws_secrets_manager"},
+    "gcp": {"deploy_target": "gcp_cloud_run", "container_registry": "artifact_registry", "secrets_manager": "gcp_secret_manager"},
+    "azure": {"deploy_target": "azure_container_apps", "container_registry": "acr", "secrets_manager": "azure_key_vault"},
+}
+# The identity variables each cloud's login reads (outputs of the IaC's ci_oidc), by identity.
+DEPLOY_IDENTITY = {"aws": ["AWS_DEPLOY_ROLE_ARN"], "gcp": ["GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT"],
+                   "azure": ["AZURE_CLIENT_ID"]}
+PLAN_IDENTITY = {"aws": ["AWS_PLAN_ROLE_ARN"], "gcp": ["GCP_PLAN_WORKLOAD_IDENTITY_PROVIDER", "GCP_PLAN_SERVICE_ACCOUNT"],
+                 "azure": ["AZURE_PLAN_CLIENT_ID"]}
+PREVIEW_IDENTITY = {"aws": ["AWS_PREVIEW_ROLE_ARN"], "gcp": ["GCP_PREVIEW_WORKLOAD_IDENTITY_PROVIDER", "GCP_PREVIEW_SERVICE_ACCOUNT"],
+                    "azure": ["AZURE_PREVIEW_CLIENT_ID"]}
+PLAN_JOB = {"terraform": "terraform-plan", "pulumi": "pulumi-preview", "aws_cdk": "cdk-diff", "sst": "sst-diff"}
+# what a plan job watches (the SST app lives in sst/, not at the root)
+PLAN_CHANGES = {"terraform": "terraform/**/*", "pulumi": "pulumi/**/*", "aws_cdk": "cdk/**/*", "sst": "sst/**/*"}
+# (iac_tool, cloud, branch_strategy, preview_environments)
+IDENTITY_CASES = {
+    "terraform-aws-git_flow": ("terraform", "aws", "git_flow", "none"),
+    "terraform-aws-github_flow-previews": ("terraform", "aws", "github_flow", "full_stack"),
+    "terraform-gcp-git_flow": ("terraform", "gcp", "git_flow", "none"),
+    "terraform-gcp-github_flow-review_apps": ("terraform", "gcp", "github_flow", "full_stack"),
+    "pulumi-aws-github_flow": ("pulumi", "aws", "github_flow", "none"),
+    "pulumi-aws-git_flow-previews": ("pulumi", "aws", "git_flow", "on_demand"),
+    "aws_cdk-aws-github_flow": ("aws_cdk", "aws", "github_flow", "none"),
+    "sst-aws-git_flow": ("sst", "aws", "git_flow", "none"),
+}
+
+
+def identity_project(generate, case: str) -> Path:
+    iac, cloud, strategy, previews = IDENTITY_CASES[case]
+    return generate(**CLOUD_ANSWERS[cloud], tier="production", ci_platform="gitlab_ci", iac_tool=iac, repository=REPO,
+                    project_slug="my-app", environments=["development", *DEPLOYED], branch_strategy=strategy,
+                    preview_environments=previews, metrics="prometheus_grafana")
+
+
+def resolved(ci: dict[str, Any], name: str) -> dict[str, Any]:
+    """A job with its extends applied as GitLab does: hashes merge deeply, everything else is replaced."""
+    job = ci[name]
+    parents = job.get("extends", [])
+    merged: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        merged = _merge(merged, resolved(ci, parent))
+    return _merge(merged, {k: v for k, v in job.items() if k != "extends"})
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def login_references(job: dict[str, Any]) -> set[str]:
+    """The variables a job's cloud login reads: in its variables, its id token's audience and its scripts."""
+    texts = [str(v) for v in job.get("variables", {}).values()]
+    texts += [str(t.get("aud", "")) for t in job.get("id_tokens", {}).values()]
+    texts += [str(line) for key in ("before_script", "script", "after_script") for line in job.get(key, [])]
+    return {m for text in texts for m in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text)}
+
+
+def identities_read(job: dict[str, Any], cloud: str) -> set[str]:
+    """The identity variables (any identity, any environment suffix) among a job's login references."""
+    names = DEPLOY_IDENTITY[cloud] + PLAN_IDENTITY[cloud] + PREVIEW_IDENTITY[cloud]
+    return {r for r in login_references(job) if any(r == n or r.startswith(n + "_") for n in names)}
+
+
+def suffixed(names: list[str], environment: str) -> set[str]:
+    return {f"{n}_{environment.upper()}" for n in names}
+
+
+@pytest.mark.parametrize("case", list(IDENTITY_CASES))
+def test_every_cloud_login_reads_its_own_environments_identity(generate, case: str) -> None:
+    """Each job with an id token reads identity variables that only its environment resolves: environment-scoped
+    names in a job that names its environment (deploys, build-image, review apps), per-environment names or the
+    single preview identity in a job that names none. No job reads a deploy variable without an environment."""
+    _, cloud, _, _ = IDENTITY_CASES[case]
+    ci = pipeline(identity_project(generate, case))
+    logins = [n for n in ci if not n.startswith(".") and isinstance(ci[n], dict) and "id_tokens" in resolved(ci, n)]
+    assert {"deploy-staging", "deploy-production", "build-image"} <= set(logins)
+    for name in logins:
+        job = resolved(ci, name)
+        read = identities_read(job, cloud)
+        assert read, f"{name} logs in without an identity variable"
+        environment = job.get("environment", {}).get("name", "")
+        if environment:  # scoped variables resolve per environment
+            assert read <= set(DEPLOY_IDENTITY[cloud] + PREVIEW_IDENTITY[cloud]), (name, read)
+        else:  # nothing is scoped for it: every name it reads must mean one identity
+            assert not read & set(DEPLOY_IDENTITY[cloud]), f"{name} reads a deploy variable but names no environment: {read}"
+            per_environment = {e: suffixed(PLAN_IDENTITY[cloud], e) for e in DEPLOYED}
+            assert read == set(PREVIEW_IDENTITY[cloud]) or read in per_environment.values(), (name, read)
+
+
+@pytest.mark.parametrize("case", list(IDENTITY_CASES))
+def test_plan_jobs_log_in_as_their_environments_plan_identity(generate, case: str) -> None:
+    iac, cloud, _, _ = IDENTITY_CASES[case]
+    project = identity_project(generate, case)
+    ci = pipeline(project)
+    plans = [n for n in ci if isinstance(ci[n], dict) and resolved(ci, n).get("stage") == "plan" and not n.startswith(".")]
+    assert plans == [f"{PLAN_JOB[iac]}-{e}" for e in DEPLOYED]  # one job per environment, no matrix
+    text = (project / ".gitlab-ci.yml").read_text(encoding="utf-8")
+    header = text.split("\nworkflow:")[0]
+    for environment in DEPLOYED:
+        job = resolved(ci, f"{PLAN_JOB[iac]}-{environment}")
+        assert "parallel" not in job and "environment" not in job  # a protected environment must not gate merge requests
+        assert job["variables"]["DEPLOY_ENVIRONMENT"] == environment
+        assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "changes": [PLAN_CHANGES[iac]]}]
+        read = identities_read(job, cloud)
+        assert read == suffixed(PLAN_IDENTITY[cloud], environment), read
+        if cloud == "aws":
+            assert job["variables"]["AWS_ROLE_ARN"] == f"$AWS_PLAN_ROLE_ARN_{environment.upper()}"
+            assert job["variables"]["AWS_ROLE_SESSION_NAME"] == "ci-plan"
+        else:
+            provider = f"GCP_PLAN_WORKLOAD_IDENTITY_PROVIDER_{environment.upper()}"
+            assert job["id_tokens"]["OIDC_TOKEN"]["aud"] == f"https://iam.googleapis.com/${{{provider}}}"
+            assert f'"${provider}" --service-account="$GCP_PLAN_SERVICE_ACCOUNT_{environment.upper()}"' in job["before_script"][-1]
+        assert job["before_script"][-2] == 'printf \'%s\' "$OIDC_TOKEN" > "$OIDC_TOKEN_FILE"'
+        # the operator is told which variables to set (scope All: the job names no environment)
+        assert all(name in header for name in read) and "scope All and not Protected" in header
+        if iac == "terraform":  # and where each value comes from: that environment's root output
+            docs = (project / "docs/infrastructure.md").read_text(encoding="utf-8")
+            row = next(line for line in docs.splitlines() if line.startswith(f"| plan, `{environment}`"))
+            assert all(f"`{name}`" in row for name in read), row
+            outputs = (project / f"terraform/environments/{environment}/outputs.tf").read_text(encoding="utf-8")
+            assert all(f"CI variable {name.removesuffix('_' + environment.upper())} " in outputs for name in read)
+    assert_valid(project, only={"gitlab-ci", "yamllint", "pymarkdown"})
+
+
+@pytest.mark.parametrize("case", list(IDENTITY_CASES))
+def test_build_image_pushes_as_the_first_environments_deploy_identity(generate, case: str) -> None:
+    """build-image publishes from every release ref, as the first environment's deploy identity (action: prepare reads
+    its scoped variables without recording a deployment): that identity's trust must accept every one of those refs."""
+    iac, cloud, strategy, _ = IDENTITY_CASES[case]
+    project = identity_project(generate, case)
+    ci = pipeline(project)
+    build, check = resolved(ci, "build-image"), resolved(ci, "check-image")
+    assert build["environment"] == {"name": "staging", "action": "prepare"}
+    assert identities_read(build, cloud) == set(DEPLOY_IDENTITY[cloud]) and build["variables"]["PUBLISH"] == "true"
+    assert "environment" not in check and "id_tokens" not in check and "PUBLISH" not in check.get("variables", {})
+    (publish,) = [r["if"] for r in build["rules"]]
+    assert [r.get("if") for r in check["rules"][:2]] == ['$CI_PIPELINE_SOURCE == "schedule"', publish]
+    assert all(r.get("when") == "never" for r in check["rules"][:2]) and check["rules"][2] == {"when": "on_success"}
+    assert next(n["job"] for n in ci["deploy-staging"]["needs"]) == "build-image"
+    refs = re.findall(r'\$CI_COMMIT_(BRANCH|TAG) (==|=~) (?:"([^"]+)"|/\^(.*?)\$/)', publish)
+    expected = {"git_flow": 4, "github_flow": 1}[strategy]
+    assert len(refs) == expected, publish
+    if iac != "terraform":
+        return
+    from test_cicd_oidc import trust
+
+    staging = trust(project, cloud, "staging")
+    for kind, _, exact, pattern in refs:
+        name = exact or pattern.replace("\\/", "/").replace(".*", "1.4")
+        subject = f"project_path:{REPO}:ref_type:{'branch' if kind == 'BRANCH' else 'tag'}:ref:{name}"
+        assert staging.matches(subject), f"staging's deploy identity does not trust {subject} that publishes"

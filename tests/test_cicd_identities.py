@@ -225,7 +225,8 @@ def test_aws_preview_identity_trusts_exactly_the_github_preview_jobs(generate) -
     assert conditions[("StringLike", "${local.issuer_host}:sub")] == "${var.preview_subjects}"
     audiences = conditions[("StringEquals", "${local.issuer_host}:aud")]
     provider = _blocks(main, "resource", "aws_iam_openid_connect_provider")["ci"]
-    assert audiences == provider["client_id_list"] == ["sts.amazonaws.com"]
+    assert audiences == provider["client_id_list"] == ["${var.audience}"]
+    assert _ci_oidc_call(project, HOST)["audience"] == "sts.amazonaws.com"  # what GitHub's AWS login requests
     for name, job in _github_preview_jobs(project).items():
         # the subject: both jobs run in the environment "preview", with an id token, as the preview role
         environment = job["environment"]["name"] if isinstance(job["environment"], dict) else job["environment"]
@@ -253,8 +254,9 @@ def test_aws_preview_identity_trusts_exactly_the_gitlab_merge_request_jobs(gener
     for env in ENVIRONMENTS:
         assert not any(fnmatch.fnmatchcase(GITLAB_MR_SUBJECT, s) for s in _ci_oidc_call(project, env)["subjects"])
     main = _module(project)
-    audiences = _conditions(_blocks(main, "data", "aws_iam_policy_document")["assume_preview"]["statement"][0])[
-        ("StringEquals", "${local.issuer_host}:aud")]
+    assert _conditions(_blocks(main, "data", "aws_iam_policy_document")["assume_preview"]["statement"][0])[
+        ("StringEquals", "${local.issuer_host}:aud")] == ["${var.audience}"]
+    audiences = [_ci_oidc_call(project, HOST)["audience"]]
     pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
     for name in ("preview-image", "preview-deploy", "preview-cleanup"):
         job = pipeline[name]

@@ -36,7 +36,8 @@ CLOUDS: dict[str, dict[str, Any]] = {
 }
 PLATFORMS = ["github_actions", "gitlab_ci", "circleci", "jenkins", "azure_devops"]
 # Refused by rules.py (azure_federation_needs_exact_subjects): CircleCI's subjects vary per project and user.
-REFUSED = {("circleci", "azure")}
+# rules.py azure_plans_need_exact_subjects: GitLab merge request plans present their source branch.
+REFUSED = {("circleci", "azure"), ("gitlab_ci", "azure")}
 COMBOS = [(p, c) for p in PLATFORMS for c in CLOUDS if (p, c) not in REFUSED]
 # The issuer each platform signs its tokens with (CI organisation ORG, Jenkins at JENKINS).
 ISSUERS = {"github_actions": "https://token.actions.githubusercontent.com", "gitlab_ci": "https://gitlab.com",
@@ -129,8 +130,8 @@ def trust(project: Path, cloud: str, environment: str, identity: str = "deploy")
         conditions = {c["variable"].split(":")[-1].strip('"'): c for c in statement["condition"]}
         assert set(conditions) == {"aud", "sub"}
         assert conditions["aud"]["variable"] == '"${local.issuer_host}:aud"' and conditions["aud"]["test"] == '"StringEquals"'
-        audiences = [hcl_string(v, {}) for v in conditions["aud"]["values"]]
-        assert set(audiences) <= {hcl_string(v, {}) for v in provider["client_id_list"]}
+        assert conditions["aud"]["values"] == provider["client_id_list"] == ["${var.audience}"]
+        audiences = [hcl_string(module["audience"], HCL_VARIABLES)]  # the root passes the CI's audience
         assert conditions["sub"]["values"] == f"${{var.{variable}}}"
         assert conditions["sub"]["test"] == '"StringLike"'  # * spans any characters, "/" included
         return Trust(issuer, audiences, subjects, lambda presented: any(fnmatch.fnmatchcase(presented, s) for s in subjects))
@@ -216,13 +217,25 @@ def gitlab_claims(project: Path, cloud: str, environment: str) -> tuple[str, str
     return audience.replace("$GCP", "${GCP"), f"project_path:{REPO}:ref_type:branch:ref:{branch[1]}"
 
 
+def circleci_token(command: str, git_ref: str) -> tuple[str, str]:
+    """(audience, sub) of the token a CircleCI login step presents for a job on ``git_ref``: on AWS
+    $CIRCLE_OIDC_TOKEN_V2 (aud: the organisation id; sub also names the repository and git ref), elsewhere a token
+    requested with `circleci run oidc get` (its aud as asked; sub: organisation, project and user only)."""
+    if 'printf \'%s\' "${CIRCLE_OIDC_TOKEN_V2}" > "$OIDC_TOKEN_FILE"' in command:
+        return ORG, f"org/{ORG}/project/{PROJECT}/user/{UUID}/vcs-origin/github.com/{REPO}/vcs-ref/{git_ref}"
+    claims = re.search(r"circleci run oidc get --claims (.+?) >", command)[1]
+    audience = re.search(r'\\?"aud\\?": \\?"(.+?)\\?"', claims)[1]
+    return audience, f"org/{ORG}/project/{PROJECT}/user/{UUID}"  # CircleCI's v1 subject format
+
+
 def circleci_claims(project: Path, cloud: str, environment: str) -> tuple[str, str]:
     config = yaml.safe_load((project / ".circleci/config.yml").read_text(encoding="utf-8"))
     assert "cloud-login" in config["jobs"]["deploy"]["steps"]
     command = config["commands"]["cloud-login"]["steps"][0]["run"]["command"]
-    claims = re.search(r"circleci run oidc get --claims (.+?) >", command)[1]
-    audience = re.search(r'\\?"aud\\?": \\?"(.+?)\\?"', claims)[1]
-    return audience, f"org/{ORG}/project/{PROJECT}/user/{UUID}"  # CircleCI's fixed subject format
+    job = next(j["deploy"] for j in config["workflows"]["pipeline"]["jobs"]
+               if isinstance(j, dict) and j.get("deploy", {}).get("name") == f"deploy-{environment}")
+    branch = job["filters"]["branches"]["only"][0]  # the first ref the deploy job runs on (main, or develop with git_flow)
+    return circleci_token(command, f"refs/heads/{branch}")
 
 
 def jenkins_claims(project: Path, cloud: str, environment: str) -> tuple[str, str]:
@@ -274,17 +287,85 @@ def test_ci_job_requests_what_the_trust_accepts(generate, platform: str, cloud: 
         assert staging.subject != production.subject
 
 
+# Jenkins names a multibranch job after its branch or tag with "/" encoded as %2F, and JOB_URL (the token's sub)
+# URL-encodes that name again: release/1.4 -> job/release%252F1.4/. One example ref name per pattern of the strategies.
+REF_EXAMPLES = {"main": "main", "develop": "develop", "release/*": "release/1.4", "hotfix/*": "hotfix/1.4.1", "v*": "v1.4.0"}
+
+
+def jenkins_job_url(name: str, multibranch: str = SLUG) -> str:
+    """The JOB_URL of the multibranch job that builds a branch or tag, built as Jenkins builds it."""
+    from urllib.parse import quote
+
+    return f"{JENKINS}job/{multibranch}/job/{quote(name.replace('/', '%2F'), safe='')}/"
+
+
+def jenkins_stages(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^        stage\('([^']+)'\) \{\n(.*?)^        \}$", text, flags=re.S | re.M))
+
+
+def jenkins_runs_on(stage: str, kind: str, name: str) -> bool:
+    """Whether a stage's `when` runs it on a push of this branch or tag (never on pull requests or the timer)."""
+    when = re.search(r"^            when \{\n(.*?)^            \}$", stage, flags=re.S | re.M)[1]
+    assert "not { changeRequest() }" in when and "not { triggeredBy 'TimerTrigger' }" in when
+    if kind == "branch" and re.search(rf"^\s+branch '{re.escape(name)}'$", when, flags=re.M):
+        return True
+    patterns = re.findall(rf"^\s+{kind} pattern: '([^']+)', comparator: 'REGEXP'$", when, flags=re.M)
+    return any(re.fullmatch(pattern, name) for pattern in patterns)
+
+
+def jenkins_stage_identity(stage: str, cloud: str) -> str:
+    """The environment whose deploy identity a stage logs in as: its identity settings and id token credential."""
+    block = re.search(r"^            environment \{\n(.*?)^            \}$", stage, flags=re.S | re.M)[1]
+    suffixes = set(re.findall(r"_(STAGING|PRODUCTION)\}", block))
+    assert len(suffixes) == 1, block
+    environment = suffixes.pop().lower()
+    credential = f"{SLUG}-{environment}-oidc-token" if cloud == "gcp" else f"{SLUG}-oidc-token"
+    assert f"string(credentialsId: '{credential}', variable: 'OIDC_TOKEN')" in stage
+    assert f"as the {environment} deploy identity" in stage
+    return environment
+
+
 @pytest.mark.parametrize("cloud", ["aws", "gcp"])
-def test_jenkins_git_flow_trusts_the_branch_jobs_of_each_environment(generate, cloud: str) -> None:
-    """git_flow: staging deploys from develop, production from release branches (job release%2F<x>, %252F in URLs)."""
+def test_jenkins_git_flow_trusts_every_deploy_ref_job(generate, cloud: str) -> None:
+    """git_flow: staging deploys from develop, release/*, hotfix/* and v* tags, production from release/*, hotfix/* and
+    v*, and the image is pushed on all of them: every such push's job presents a JOB_URL that the identity of the
+    stage running on it trusts (AWS StringLike, GCP CEL with * as one path segment), and no other job is trusted."""
+    from conftest import answers_of
+
+    from extensions.catalog import load_catalog
+    from extensions.cicd_model import build_pipeline
+    from extensions.docs_model import project_for
+
     project = generate(**answers("jenkins", cloud, "git_flow"))
-    check(project, "jenkins", cloud, ["staging"])
-    production = trust(project, cloud, "production")
-    assert production.matches(f"{JENKINS}job/{SLUG}/job/release%252F1.4/")
-    assert not production.matches(f"{JENKINS}job/{SLUG}/job/develop/")
-    assert not production.matches(f"{JENKINS}job/{SLUG}/job/PR-7/")
+    model = build_pipeline(load_catalog(), project_for(load_catalog(), answers_of(project)).answers)
+    stages = jenkins_stages((project / "Jenkinsfile").read_text(encoding="utf-8"))
+    trusts = {e: trust(project, cloud, e) for e in DEPLOYED}
+    runs = [(f"Deploy {d.environment}", d.environment, ref) for d in model.deploys for ref in d.refs]
+    runs += [("Push the image", "", ref) for ref in model.release_refs]
+    assert {ref.pattern for _, _, ref in runs} == {"develop", "release/*", "hotfix/*", "v*"}
+    for title, environment, ref in runs:
+        name = REF_EXAMPLES[ref.pattern]
+        assert jenkins_runs_on(stages[title], ref.kind, name), (title, ref)
+        identity = jenkins_stage_identity(stages[title], cloud)
+        assert identity == (environment or model.deploys[0].environment), (title, identity)
+        subject = jenkins_job_url(name)
+        assert trusts[identity].matches(subject), f"{title} on {ref.kind} {name}: {subject} is not trusted ({trusts[identity].subject})"
+    check(project, "jenkins", cloud, ["staging"])  # issuer and audience too (the staging stage's exact branch develop)
+    production = trusts["production"]
+    assert production.subjects == [f"{JENKINS}job/{SLUG}/job/{job}/" for job in ("release%252F*", "hotfix%252F*", "v*")]
+    assert not production.matches(jenkins_job_url("develop")) and not production.matches(jenkins_job_url("main"))
+    for subject in (jenkins_job_url("feature/login"), f"{JENKINS}job/{SLUG}/job/PR-7/", f"{JENKINS}job/{SLUG}-iac-plan/",
+                    f"{JENKINS}job/{SLUG}/job/release%2F1.4/", f"{JENKINS}job/other/job/develop/"):
+        assert not any(t.matches(subject) for t in trusts.values()), subject
     if cloud == "gcp":  # * is one path segment in the GCP condition (AWS StringLike's * spans "/")
         assert not production.matches(f"{JENKINS}job/{SLUG}/job/release%252F1.4/job/x/")
+
+
+def test_jenkins_trunk_based_trusts_the_main_job(generate) -> None:
+    """trunk_based and github_flow deploy every environment from main: one exact subject, the main branch job."""
+    project = generate(**answers("jenkins", "aws", "trunk_based"))
+    for environment in DEPLOYED:
+        assert trust(project, "aws", environment).subjects == [jenkins_job_url("main")]
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
@@ -342,14 +423,22 @@ def github_plan_claims(project: Path, cloud: str, environment: str) -> tuple[str
 
 def gitlab_plan_claims(project: Path, cloud: str, environment: str) -> tuple[str, str, str]:
     config = yaml.safe_load((project / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-    job = next(v for k, v in config.items() if isinstance(v, dict) and v.get("stage") == "plan")
-    assert job["rules"][0]["if"] == '$CI_PIPELINE_SOURCE == "merge_request_event"'
-    assert environment in job["parallel"]["matrix"][0]["DEPLOY_ENVIRONMENT"]
-    assert "extends" not in job  # its own id token and variables, not the deploy jobs' .cloud
-    audience = job["id_tokens"]["OIDC_TOKEN"]["aud"].replace("$GCP", "${GCP")
+    # one plan job per environment (<plan label>-<environment>, any IaC tool), extending the hidden .<plan label>
+    name, job = next((k, v) for k, v in config.items() if isinstance(v, dict) and not k.startswith(".")
+                     and config.get(str(v.get("extends")), {}).get("stage") == "plan" and k.endswith(f"-{environment}"))
+    template = config[job["extends"]]
+    assert job["extends"] == "." + name.removesuffix(f"-{environment}") and "extends" not in template  # not .cloud
+    assert template["stage"] == "plan" and template["rules"][0]["if"] == '$CI_PIPELINE_SOURCE == "merge_request_event"'
+    # no environment: a protected environment would hold back developers' merge requests; the environment's plan
+    # identity comes from variables named per environment (AWS_PLAN_ROLE_ARN_STAGING), never another environment's
+    assert "environment" not in job and "environment" not in template and job["variables"]["DEPLOY_ENVIRONMENT"] == environment
     login = " ".join([*(f"{k}={v}" for k, v in job["variables"].items()), *job["before_script"]])
+    for plan in PLAN_LOGIN[cloud].values():
+        assert f"{plan}_{environment.upper()}" in login and not re.search(rf"\b{plan}\b", login), login
+        assert not any(f"{plan}_{other.upper()}" in login for other in DEPLOYED if other != environment), login
+    audience = job["id_tokens"]["OIDC_TOKEN"]["aud"].replace("$GCP", "${GCP").replace(f"_{environment.upper()}}}", "}")
     # merge request pipelines run on the source branch: sub names it
-    return audience, f"project_path:{REPO}:ref_type:branch:ref:{PR_BRANCH}", login
+    return audience, f"project_path:{REPO}:ref_type:branch:ref:{PR_BRANCH}", login.replace(f"_{environment.upper()}", "")
 
 
 def circleci_plan_claims(project: Path, cloud: str, environment: str) -> tuple[str, str, str]:
@@ -358,26 +447,34 @@ def circleci_plan_claims(project: Path, cloud: str, environment: str) -> tuple[s
     contexts = [j["plan"]["context"] for j in config["workflows"]["pipeline"]["jobs"] if isinstance(j, dict) and "plan" in j]
     assert [f"{SLUG}-{environment}-plan", f"{SLUG}-ci"] in contexts  # never the deploy context
     command = config["commands"]["cloud-login-plan"]["steps"][0]["run"]["command"]
-    claims = re.search(r"circleci run oidc get --claims (.+?) >", command)[1]
-    audience = re.search(r'\\?"aud\\?": \\?"(.+?)\\?"', claims)[1]
+    audience, subject = circleci_token(command, f"refs/heads/{PR_BRANCH}")  # plans run on the pull request's branch
     exports = dict(re.findall(r'^export (\w+)="(.*)"$', command, flags=re.M))
     assert all(f'echo "export {name}=\\"${{{name}}}\\""' in command for name in exports)  # kept for the later steps (BASH_ENV)
     login = " ".join(f"{k}={v}" for k, v in exports.items()) + " " + command
-    return audience, f"org/{ORG}/project/{PROJECT}/user/{UUID}", login
+    return audience, subject, login
 
 
 def jenkins_plan_claims(project: Path, cloud: str, environment: str) -> tuple[str, str, str]:
-    text = (project / "Jenkinsfile").read_text(encoding="utf-8")
-    stage = re.search(r"^        stage\('[^']*plan'\) \{\n(.*?)^        \}", text, flags=re.S | re.M)[1]
-    # GCP: the plan pool has its own audience, so its own id token credential (the plugin fixes one audience per credential)
-    credential = f"{SLUG}-oidc-plan-token" if cloud == "gcp" else f"{SLUG}-oidc-token"
-    assert "changeRequest()" in stage and f"string(credentialsId: '{credential}', variable: 'OIDC_TOKEN')" in stage
+    """Jenkins: the pull request's build triggers the Pipeline job <slug>-iac-plan, whose fixed JOB_URL is the subject."""
+    stages = jenkins_stages((project / "Jenkinsfile").read_text(encoding="utf-8"))
+    trigger = stages["terraform plan"]
+    assert re.search(r"when \{\s*beforeAgent true\s*changeRequest\(\)\s*\}", trigger)
+    assert f"build job: '/{SLUG}-iac-plan', wait: true, propagate: true" in trigger
+    assert "string(name: 'PR_NUMBER', value: env.CHANGE_ID)" in trigger and "OIDC_TOKEN" not in trigger  # no login of its own
+    text = (project / "jenkins/iac-plan.Jenkinsfile").read_text(encoding="utf-8")
+    stage = re.search(rf"^                stage\('Plan {environment}'\) \{{\n(.*?)^                \}}$", text, flags=re.S | re.M)[1]
+    # GCP: each plan pool has its own audience, so its own id token credential (the plugin fixes one audience per credential)
+    credential = f"{SLUG}-{environment}-oidc-plan-token" if cloud == "gcp" else f"{SLUG}-oidc-token"
+    assert f"string(credentialsId: '{credential}', variable: 'OIDC_TOKEN')" in stage
+    assert f"as the {environment} read-only plan identity" in stage
     assert f"terraform -chdir=\"terraform/environments/{environment}\" plan" in stage
-    block = re.search(r"^            environment \{\n(.*?)^            \}", stage, flags=re.S | re.M)[1]
+    block = re.search(r"^ {20}environment \{\n(.*?)^ {20}\}$", stage, flags=re.S | re.M)[1]
     settings = dict(re.findall(r'^\s+(\w+) = "(.*)"$', block, flags=re.M))
-    audience = settings["OIDC_AUDIENCE"].replace("${env.", "${")
+    suffix = f"_{environment.upper()}}}"
+    assert all(suffix in v for k, v in settings.items() if "${env." in v), settings  # that environment's plan identity only
+    audience = settings["OIDC_AUDIENCE"].replace("${env.", "${").replace(suffix, "}")
     login = " ".join(f"{k}={v}" for k, v in settings.items()).replace("${env.", "$").replace("}", "") + " " + stage
-    return audience, f"{JENKINS}job/{SLUG}/job/PR-7/", login  # the pull request's branch job
+    return audience, f"{JENKINS}job/{SLUG}-iac-plan/", login  # the plan job's JOB_URL
 
 
 def azure_devops_plan_claims(project: Path, cloud: str, environment: str) -> tuple[str, str, str]:
@@ -394,9 +491,9 @@ def azure_devops_plan_claims(project: Path, cloud: str, environment: str) -> tup
 
 PLAN_CLAIMS = {"github_actions": github_plan_claims, "gitlab_ci": gitlab_plan_claims, "circleci": circleci_plan_claims,
                "jenkins": jenkins_plan_claims, "azure_devops": azure_devops_plan_claims}
-# Entra ID matches exact subjects only: GitLab merge request branches and Jenkins PR-<n> jobs have no exact subject.
-NO_AZURE_PLAN = {"gitlab_ci", "jenkins"}
-PLAN_COMBOS = [(p, c) for p, c in COMBOS if not (c == "azure" and p in NO_AZURE_PLAN)]
+# Entra ID matches exact subjects only: Jenkins plans in the fixed <slug>-iac-plan job, whose JOB_URL is exact;
+# GitLab merge request plans on Azure are refused (REFUSED).
+PLAN_COMBOS = COMBOS
 
 
 def assert_plan_login(login: str, cloud: str) -> None:
@@ -453,8 +550,8 @@ def test_pull_request_plan_jobs_log_in_as_the_read_only_identity(generate, platf
         assert plan.issuer == deploy.issuer
         assert audience in plan.audiences, f"{environment}: the plan job asks for {audience!r}, the trust accepts {plan.audiences}"
         assert plan.matches(subject), f"{environment}: plan token subject {subject!r} is not trusted ({plan.subject!r})"
-        if platform == "circleci":  # its sub names no branch: the deploy context (GCP) is what tells deploys apart
-            assert deploy.context == ("required" if cloud == "gcp" else "")
+        if platform == "circleci" and cloud == "gcp":  # its v1 sub names no branch: the deploy context tells deploys apart
+            assert deploy.context == "required"
         else:
             assert not deploy.matches(subject), f"{environment}: a pull request's token {subject!r} could deploy"
         assert_plan_login(login, cloud)
@@ -470,14 +567,44 @@ def test_plan_identity_passes_the_terraform_checks(generate) -> None:
         assert_valid(generate(**answers(platform, cloud)), only={"terraform"})
 
 
-def test_azure_has_no_plan_identity_for_pattern_subjects(generate) -> None:
-    """GitLab merge requests and Jenkins PR jobs present no exact subject: no plan identity on Azure, and the
-    plan job keeps the deploy login (which refuses them) rather than pretending."""
-    project = generate(**answers("gitlab_ci", "azure"))
-    assert "plan_subjects" not in root_module(project, "staging")
-    main = (project / "terraform/modules/ci_oidc/main.tf").read_text(encoding="utf-8")
-    assert 'resource "azurerm_user_assigned_identity" "plan"' not in main
-    assert "AZURE_PLAN_CLIENT_ID" not in (project / ".gitlab-ci.yml").read_text(encoding="utf-8")
+def test_azure_refuses_gitlab_merge_request_plans() -> None:
+    """GitLab merge request pipelines present their source branch (any name): Entra ID could trust no plan job, so
+    GitLab on Azure with a generated IaC tool is refused, naming the platforms whose plan subject is exact."""
+    from extensions.catalog import load_catalog
+    from extensions.rules import problems
+
+    catalog = load_catalog()
+    base = {**CLOUDS["azure"], "ci_platform": "gitlab_ci", "project_slug": SLUG, "environments": ENVIRONMENTS,
+            "branch_strategy": "github_flow", "preview_environments": "none"}
+    refused = problems(catalog, {**base, "iac_tool": "terraform"}, only="ci_platform")
+    assert len(refused) == 1 and "exact subjects" in refused[0].message
+    assert "Choose ci_platform github_actions, jenkins, azure_devops, or iac_tool manual" in refused[0].message
+    assert not problems(catalog, {**base, "iac_tool": "manual"}, only="ci_platform")
+    assert not problems(catalog, {**base, "iac_tool": "terraform", "ci_platform": "azure_devops"}, only="ci_platform")
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_jenkins_plan_job_is_the_only_plan_subject(generate, cloud: str) -> None:
+    """Jenkins plans pull requests in the fixed Pipeline job <slug>-iac-plan: its JOB_URL is the one, exact subject of
+    every environment's plan identity (on Azure too, where Entra ID matches exact subjects only); no deploy identity
+    trusts it, and no identity trusts a pull request's own job."""
+    from extensions.catalog import load_catalog
+    from extensions.rules import problems
+
+    project = generate(**answers("jenkins", cloud))
+    plan_job, pull_request = f"{JENKINS}job/{SLUG}-iac-plan/", f"{JENKINS}job/{SLUG}/job/PR-7/"
+    for environment in DEPLOYED:
+        plan, deploy = trust(project, cloud, environment, "plan"), trust(project, cloud, environment)
+        assert plan.subjects == [plan_job] and plan.matches(plan_job)
+        assert not plan.matches(pull_request) and not plan.matches(f"{JENKINS}job/{SLUG}-iac-plan/job/x/")
+        assert not deploy.matches(plan_job) and not deploy.matches(pull_request)
+    if cloud == "azure":
+        main = (project / "terraform/modules/ci_oidc/main.tf").read_text(encoding="utf-8")
+        assert 'resource "azurerm_user_assigned_identity" "plan"' in main
+        base = {**CLOUDS["azure"], "ci_platform": "jenkins", "iac_tool": "terraform", "project_slug": SLUG, "environments": ENVIRONMENTS}
+        assert not problems(load_catalog(), {**base, "branch_strategy": "github_flow"})  # exact main job, exact plan job
+        refused = problems(load_catalog(), {**base, "branch_strategy": "git_flow"}, only="branch_strategy")
+        assert len(refused) == 1 and "release/*" in refused[0].message and "jenkins" not in refused[0].message.split("Choose")[1]
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp"])
@@ -512,18 +639,43 @@ def test_circleci_trust_is_the_project_and_the_deploy_context(generate, cloud: s
     variables = hcl2.load((project / "terraform/environments/production/variables.tf").open(encoding="utf-8"))["variable"]
     names = {k.strip('"') for v in variables for k in v}
     assert "circleci_project_id" in names
+    suffix = f"/vcs-origin/github.com/{REPO}/vcs-ref/refs/heads/main" if cloud == "aws" else ""  # AWS: the v2 token
     for identity in ("deploy", "plan"):
         accepted = trust(project, cloud, "production", identity)
-        assert accepted.matches(f"org/{ORG}/project/{PROJECT}/user/{UUID}")
-        assert not accepted.matches(f"org/{ORG}/project/0a0a0a0a-other-project/user/{UUID}")
-        assert not accepted.matches(f"org/other-org/project/{PROJECT}/user/{UUID}")
+        assert accepted.matches(f"org/{ORG}/project/{PROJECT}/user/{UUID}{suffix}")
+        assert not accepted.matches(f"org/{ORG}/project/0a0a0a0a-other-project/user/{UUID}{suffix}")
+        assert not accepted.matches(f"org/other-org/project/{PROJECT}/user/{UUID}{suffix}")
     if cloud == "gcp":  # GCP reads any claim: the deploy token must list the environment's (deploy-only) context
         assert trust(project, cloud, "production").context == "required"
         assert "circleci_deploy_context_id" in names
         assert root_module(project, "production")["deploy_context_id"] == "${var.circleci_deploy_context_id}"
         assert trust(project, cloud, "production", "plan").context == ""
-    else:  # IAM conditions only see aud and sub of a generic OIDC provider
+    else:  # IAM conditions only see aud and sub of a generic OIDC provider: the v2 sub names the git ref
         assert "circleci_deploy_context_id" not in names
+
+
+def test_circleci_on_aws_deploy_roles_trust_only_the_deploy_refs(generate) -> None:
+    """AWS matches sub with StringLike only: the v2 token's sub ends with the git ref, so each deploy role trusts the
+    refs that deploy its environment (git_flow: staging develop, release/*, hotfix/*, v*; production no develop), a
+    pull request's branch assumes only the read-only plan role, and a branch named after a deploy ref cannot pass."""
+    project = generate(**answers("circleci", "aws", "git_flow"))
+    staging, production = trust(project, "aws", "staging"), trust(project, "aws", "production")
+    plan = trust(project, "aws", "production", "plan")
+    token = f"org/{ORG}/project/{PROJECT}/user/{UUID}/vcs-origin/github.com/{REPO}/vcs-ref/{{}}".format
+    for ref in ("refs/heads/develop", "refs/heads/release/1.4", "refs/heads/hotfix/1.4.1", "refs/tags/v1.4.0"):
+        assert staging.matches(token(ref)), ref
+    for ref in ("refs/heads/release/1.4", "refs/heads/hotfix/1.4.1", "refs/tags/v1.4.0"):
+        assert production.matches(token(ref)), ref
+    crafted = f"refs/heads/x/vcs-origin/github.com/{REPO}/vcs-ref/refs/heads/develop"
+    for ref in (f"refs/heads/{PR_BRANCH}", "refs/heads/main", "refs/tags/1.4.0", crafted):
+        assert not staging.matches(token(ref)) and not production.matches(token(ref)), ref
+        assert plan.matches(token(ref)), ref
+    assert not production.matches(token("refs/heads/develop"))
+    assert not staging.matches(token("refs/heads/develop").replace(REPO, "acme/other"))  # another repository
+    config = (project / ".circleci/config.yml").read_text(encoding="utf-8")
+    assert "circleci run oidc get" not in config and config.count('"${CIRCLE_OIDC_TOKEN_V2}"') == 2  # deploy and plan logins
+    variables = hcl2.load((project / "terraform/environments/production/variables.tf").open(encoding="utf-8"))["variable"]
+    assert "ci_organization_id" in {k.strip('"') for v in variables for k in v}  # the audience
 
 
 def test_pull_request_jobs_cannot_deploy(generate) -> None:
@@ -546,4 +698,3 @@ def test_azure_refuses_gitlab_git_flow_pattern_subjects() -> None:
     refused = problems(catalog, {**base, "branch_strategy": "git_flow"}, only="branch_strategy")
     assert len(refused) == 1 and "release/*" in refused[0].message and "github_actions, gitlab_ci, azure_devops" not in refused[0].message
     assert not problems(catalog, {**base, "branch_strategy": "github_flow"}, only="branch_strategy")
-    assert not problems(catalog, {**base, "branch_strategy": "github_flow"}, only="ci_platform")

@@ -263,14 +263,22 @@ def travis_plan(project: Path) -> None:
 
 
 def jenkins_plan(project: Path) -> None:
+    """The pull request build only triggers the Pipeline job my-app-iac-plan, which plans and comments every environment."""
     text = (project / "Jenkinsfile").read_text(encoding="utf-8")
-    stages = re.findall(r"^        stage\('([^']+)'\) \{\n(.*?)^        \}", text, flags=re.S | re.M)
-    calling = [(title, body) for title, body in stages if SCRIPT in body]
-    assert [title for title, _ in calling] == ["terraform plan"]
-    body = calling[0][1]
-    assert re.search(r"when \{\s*beforeAgent true\s*changeRequest\(\)\s*\}", body)
-    assert "string(credentialsId: 'my-app-gh-token', variable: 'GH_TOKEN')" in body
-    assert _comment_calls(body) == PLANNED
+    stages = dict(re.findall(r"^        stage\('([^']+)'\) \{\n(.*?)^        \}", text, flags=re.S | re.M))
+    assert SCRIPT not in text
+    trigger = stages["terraform plan"]
+    assert re.search(r"when \{\s*beforeAgent true\s*changeRequest\(\)\s*\}", trigger)
+    assert "build job: '/my-app-iac-plan', wait: true, propagate: true" in trigger
+    assert "string(name: 'PR_NUMBER', value: env.CHANGE_ID)" in trigger and "string(name: 'COMMIT', value: env.PLAN_COMMIT)" in trigger
+    job = (project / "jenkins/iac-plan.Jenkinsfile").read_text(encoding="utf-8")
+    assert "string(name: 'PR_NUMBER'" in job and "string(name: 'COMMIT'" in job  # comment-plan.sh reads PR_NUMBER
+    plans = re.findall(r"^                stage\('Plan ([^']+)'\) \{\n(.*?)^                \}$", job, flags=re.S | re.M)
+    assert [environment for environment, _ in plans] == PLANNED
+    for environment, body in plans:
+        assert "string(credentialsId: 'my-app-gh-token', variable: 'GH_TOKEN')" in body
+        assert "catchError(buildResult: 'FAILURE', stageResult: 'FAILURE')" in body  # the next environment is still planned
+        assert _comment_calls(body) == [environment]
 
 
 def azure_plan(project: Path) -> None:
@@ -307,7 +315,7 @@ def codepipeline_plan(project: Path) -> None:
 
 READERS = {"circleci": circleci_plan, "travis": travis_plan, "jenkins": jenkins_plan, "azure_devops": azure_plan,
            "aws_codepipeline": codepipeline_plan}
-FILES = {"circleci": [".circleci/config.yml"], "travis": [".travis.yml"], "jenkins": [],
+FILES = {"circleci": [".circleci/config.yml"], "travis": [".travis.yml"], "jenkins": ["jenkins/iac-plan.Jenkinsfile"],
          "azure_devops": ["azure-pipelines.yml"], "aws_codepipeline": ["aws/codepipeline.yml", "buildspec-plan.yml"]}
 
 
@@ -332,3 +340,4 @@ def test_platforms_with_their_own_comment_step_do_not_get_the_script(generate, p
 def test_no_script_without_an_iac_plan(generate) -> None:
     project = generate(**{**BASE, "iac_tool": "manual"}, ci_platform="jenkins")
     assert not (project / SCRIPT).exists() and SCRIPT not in (project / "Jenkinsfile").read_text(encoding="utf-8")
+    assert not (project / "jenkins").exists() and "iac-plan" not in (project / "Jenkinsfile").read_text(encoding="utf-8")

@@ -147,13 +147,16 @@ def test_deploy_graph(generate, platform: str, strategy: str, auto: str) -> None
 
 
 def test_jenkinsfiles_pass_npm_groovy_lint(generate, tmp_path: Path) -> None:
-    """npm-groovy-lint (one JVM) and shellcheck on the Jenkinsfile of every validated combination."""
+    """npm-groovy-lint (one JVM) and shellcheck on the Jenkinsfile and the plan job (jenkins/iac-plan.Jenkinsfile) of
+    every validated combination."""
     files = []
     for strategy, auto in JENKINS:
-        target = tmp_path / f"{strategy}-{auto}" / "Jenkinsfile"
-        target.parent.mkdir()
-        shutil.copy(generate(**BASE, ci_platform="jenkins", branch_strategy=strategy, auto_deploy=auto) / "Jenkinsfile", target)
-        files.append(target)
+        project = generate(**BASE, ci_platform="jenkins", branch_strategy=strategy, auto_deploy=auto)
+        for name in ("Jenkinsfile", "jenkins/iac-plan.Jenkinsfile"):
+            target = tmp_path / f"{strategy}-{auto}" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(project / name, target)
+            files.append(target)
     findings = jenkinsfile(tmp_path, files)
     assert not findings, "\n".join(map(str, findings))
 
@@ -176,7 +179,7 @@ def test_deploy_steps_use_the_contract_scripts(generate, platform: str) -> None:
 
 @pytest.mark.parametrize(("platform", "marker"), [
     ("azure_devops", "SYSTEM_OIDCREQUESTURI"),
-    ("circleci", 'circleci run oidc get --claims \'{"aud": "sts.amazonaws.com"}\''),
+    ("circleci", 'printf \'%s\' "${CIRCLE_OIDC_TOKEN_V2}" > "$OIDC_TOKEN_FILE"'),  # AWS: the v2 token (sub names the ref)
     ("jenkins", "credentialsId: 'my-app-oidc-token'"),
 ])
 def test_cloud_access_through_oidc(generate, platform: str, marker: str) -> None:

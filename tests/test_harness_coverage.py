@@ -15,6 +15,8 @@ VARIANTS = [
      "ci_platform": "azure_devops", "preview_environments": "none", "metrics": "prometheus_grafana", "apm": "opentelemetry",
      "tracing": "tempo", "logging": "loki"},
     {"tier": "mvp", "deploy_target": "vercel", "ci_platform": "circleci", "preview_environments": "none", "database": "mongodb"},
+    {"tier": "production", "deploy_target": "aws_ecs_fargate", "ci_platform": "jenkins", "preview_environments": "none",
+     "branch_strategy": "git_flow"},  # the Jenkinsfile and the plan job, jenkins/iac-plan.Jenkinsfile
 ]
 
 

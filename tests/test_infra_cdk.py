@@ -140,11 +140,13 @@ def test_ci_identity_and_cost_alerts_belong_to_environments_not_previews(generat
     for env in deployed:
         stack = templates[f"{slug}-{env}"]
         assert "AwsDeployRoleArn" in stack["Outputs"], env
+        # the read-only role of the pull-request plan jobs (tests/test_iac_program_plan_preview.py: its permissions)
+        assert "AwsPlanRoleArn" in stack["Outputs"], env
         # The account-wide OIDC provider is created once, by the first deployed environment.
         assert len(_resources(stack, "AWS::IAM::OIDCProvider")) == (1 if env == deployed[0] else 0), env
         assert len(_resources(stack, "AWS::Budgets::Budget")) == (2 if case["cost_alerts"] else 0), env
     preview = templates[f"{slug}-pr-1"]
-    assert "AwsDeployRoleArn" not in preview.get("Outputs", {})
+    assert not {"AwsDeployRoleArn", "AwsPlanRoleArn", "AwsPreviewRoleArn"} & set(preview.get("Outputs", {}))
     assert not _resources(preview, "AWS::Budgets::Budget")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import answers_of, assert_valid, cloud_of, fit_previews, preset
+from test_iac_program_identity import program_identities
 
 BASE = {"environments": ["development", "qa", "staging", "production"], "notifications": ["slack"], "iac_tool": "pulumi"}
 AWS = {"container_registry": "ecr", "secrets_manager": "aws_secrets_manager"}
@@ -33,7 +34,7 @@ CASES: list[dict[str, Any]] = [
     {**AWS, "deploy_target": "kubernetes", "k8s_distribution": "eks", "database": "postgresql", "cache": "redis", "cost_alerts": True},
     {**GCP, "deploy_target": "kubernetes", "k8s_distribution": "gke", "database": "mysql", "cache": "none"},
     {**AZURE, "deploy_target": "kubernetes", "k8s_distribution": "aks", "database": "mysql", "cache": "redis",
-     "ci_platform": "gitlab_ci", "preview_environments": "none"},
+     "ci_platform": "jenkins", "preview_environments": "none"},
 ]
 # Resource types the application stack of each target must register (Pulumi type tokens).
 STACK_TYPES = {
@@ -71,6 +72,9 @@ CACHE_TYPES = {"aws": "aws:elasticache/replicationGroup:ReplicationGroup", "gcp"
 CI_TYPES = {"aws": "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
             "gcp": "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
             "azure": "azure-native:managedidentity:FederatedIdentityCredential"}
+# Counted beyond what a pr-1 stack registers: one per CI identity (AWS: per inline policy of the CI roles).
+IDENTITY_TYPES = {"aws": "aws:iam/rolePolicy:RolePolicy", "gcp": "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
+                  "azure": "azure-native:managedidentity:UserAssignedIdentity"}
 BUDGET_TYPES = {"aws": "aws:budgets/budget:Budget", "gcp": "gcp:billing/budget:Budget", "azure": "azure-native:consumption:Budget"}
 
 
@@ -105,6 +109,8 @@ def test_program_type_checks_and_every_stack_runs_under_mocks(generate, case):
     deployed = [e for e in a["environments"] if e != "development"]
     assert sorted(registered) == sorted([*deployed, PREVIEW_STACK])
     stack = a.get("k8s_distribution") if a["deploy_target"] == "kubernetes" else a["deploy_target"]
+    oidc = (project / "pulumi/src/ci_oidc.ts").exists()
+    identities = program_identities(project, "pulumi") if oidc else None
     for name, types in registered.items():
         missing = set(STACK_TYPES[stack]) - set(types)
         assert not missing, f"{name} registers no {sorted(missing)}"
@@ -118,7 +124,15 @@ def test_program_type_checks_and_every_stack_runs_under_mocks(generate, case):
             assert (BUDGET_TYPES[cloud] in types) == (name != PREVIEW_STACK), name
         if cloud != "aws" and a["ci_platform"] in ("github_actions", "gitlab_ci", "azure_devops") and name != PREVIEW_STACK:
             ci = Counter(types)[CI_TYPES[cloud]] - Counter(registered[PREVIEW_STACK])[CI_TYPES[cloud]]
-            assert ci == 1, f"{name}: one CI identity more than a preview"
+            trusts = 1 + len(identities["plan"].get(name, [])) + (len(identities["preview"]) if name == deployed[0] else 0)
+            assert ci == trusts, f"{name}: the deploy, plan and preview trusts more than a preview"
+        # The CI identities: deploy, read-only plan (where the CI has one) and, in the first stack, the preview identity.
+        if name != PREVIEW_STACK and identities is not None:
+            host = name == deployed[0] and bool(identities["preview"])
+            # AWS: one inline policy per role (deploy, plan), two for the preview role (its rights and its guardrails)
+            expected = 1 + (name in identities["plan"]) + host * (2 if cloud == "aws" else 1)
+            extra = Counter(types)[IDENTITY_TYPES[cloud]] - Counter(registered[PREVIEW_STACK])[IDENTITY_TYPES[cloud]]
+            assert extra == expected, f"{name}: {extra} CI identities, expected {expected} ({identities})"
     if cloud == "aws":
         # Exactly one stack per account creates the OIDC provider: the first deployed environment.
         creators = [name for name, types in registered.items() if CI_TYPES["aws"] in types]

@@ -52,7 +52,7 @@ def load_yaml(path: Path) -> Any:
 
 
 # What the CI/CD templates generate (tests validate just these, not the whole tree).
-CI_FILES = (".github/*", ".gitlab-ci.yml", ".gitlab/*", ".circleci/*", ".travis.yml", "Jenkinsfile",
+CI_FILES = (".github/*", ".gitlab-ci.yml", ".gitlab/*", ".circleci/*", ".travis.yml", "Jenkinsfile", "jenkins/*",
             "azure-pipelines.yml", "buildspec*.yml", "aws/codepipeline.yml", "renovate.json",
             ".pre-commit-config.yaml", "cliff.toml", "scripts/notify.sh", "scripts/preview.sh")
 
@@ -178,7 +178,7 @@ def codepipeline(root: Path, files: list[Path]) -> list[Finding]:
     return found + shellcheck_scripts(root, _blocks(root, buildspecs, {"commands", "finally"}))
 
 
-@check("jenkinsfile", "Jenkinsfile", "*/Jenkinsfile")
+@check("jenkinsfile", "Jenkinsfile", "*/Jenkinsfile", "jenkins/*.Jenkinsfile", "*/jenkins/*.Jenkinsfile")
 def jenkinsfile(root: Path, files: list[Path]) -> list[Finding]:
     """npm-groovy-lint (one JVM for every file) and shellcheck on every sh '''...''' block."""
     code, out = run([tool("npm-groovy-lint"), "--noserver", "--failon", "error", "--output", "txt",

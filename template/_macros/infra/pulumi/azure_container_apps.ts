@@ -13,7 +13,14 @@ import { keyVaultSecretNames, vault } from "./data";
 import { opts } from "./provider";
 
 const workspace = logAnalytics();
-const sharedKey = operationalinsights.getSharedKeysOutput({ resourceGroupName, workspaceName: workspace.name }, opts);
+// Reading the workspace's shared key is a POST (workspaces/sharedKeys/action) that the read-only identity of the
+// pull-request plans (`pulumi preview`) does not hold: only a deployment fetches it. The environment keeps the key it was
+// created with (ignoreChanges), so a preview shows no change; after regenerating the workspace's keys, drop the
+// ignoreChanges for one `pulumi up`.
+const sharedKey = pulumi.runtime.isDryRun()
+  ? pulumi.output("")
+  : operationalinsights.getSharedKeysOutput({ resourceGroupName, workspaceName: workspace.name }, opts)
+    .apply((keys) => keys.primarySharedKey ?? "");
 
 const managedEnvironment = new app.ManagedEnvironment("environment", {
   environmentName: name,
@@ -21,9 +28,9 @@ const managedEnvironment = new app.ManagedEnvironment("environment", {
   location,
   appLogsConfiguration: {
     destination: "log-analytics",
-    logAnalyticsConfiguration: { customerId: workspace.customerId, sharedKey: pulumi.secret(sharedKey.apply((keys) => keys.primarySharedKey ?? "")) },
+    logAnalyticsConfiguration: { customerId: workspace.customerId, sharedKey: pulumi.secret(sharedKey) },
   },
-}, opts);
+}, { ...opts, ignoreChanges: ["appLogsConfiguration.logAnalyticsConfiguration.sharedKey"] });
 
 const identity = new managedidentity.UserAssignedIdentity("app", {
   resourceName: `${name}-app`,

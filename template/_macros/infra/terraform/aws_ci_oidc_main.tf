@@ -1,5 +1,4 @@
 {%- set i = infra() -%}
-{%- set audience = i.fact('ci_platform', 'oidc_audience', '') or 'sts.amazonaws.com' -%}
 {%- set plan = pipeline().plan_identity -%}
 {#- One trust document per identity: the platform's OIDC tokens with our audience and the identity's subjects. #}
 {%- macro web_identity_trust(label, subjects, count='') -%}
@@ -18,7 +17,7 @@ data "aws_iam_policy_document" "{{ label }}" {
     condition {
       test     = "StringEquals"
       variable = "${local.issuer_host}:aud"
-      values   = ["{{ audience }}"]
+      values   = [var.audience]
     }
 
     condition {
@@ -36,7 +35,7 @@ data "aws_caller_identity" "current" {}
 resource "aws_iam_openid_connect_provider" "ci" {
   count          = var.create_provider ? 1 : 0
   url            = var.issuer_url
-  client_id_list = ["{{ audience }}"]
+  client_id_list = [var.audience]
 }
 
 data "aws_iam_openid_connect_provider" "ci" {
@@ -390,23 +389,9 @@ data "aws_iam_policy_document" "preview_guardrails" {
     sid    = "OtherEnvironmentsResources"
     effect = "Deny"
     actions = [
-      "ec2:Delete*", "ec2:Modify*", "ec2:Terminate*", "ec2:Stop*", "ec2:Replace*", "ec2:Disassociate*", "ec2:Detach*",
-      "ec2:AuthorizeSecurityGroup*", "ec2:RevokeSecurityGroup*", "ec2:CreateTags", "ec2:DeleteTags",
-      "rds:Delete*", "rds:Modify*", "rds:Stop*", "rds:Reboot*", "rds:AddTagsToResource", "rds:RemoveTagsFromResource",
-      "elasticache:Delete*", "elasticache:Modify*", "ecs:Delete*", "ecs:Update*", "ecs:Stop*", "ecs:RunTask", "ecs:ExecuteCommand",
-      "ecs:TagResource", "ecs:UntagResource", "elasticloadbalancing:Delete*", "elasticloadbalancing:Modify*",
-      "elasticloadbalancing:Set*", "elasticloadbalancing:Register*", "elasticloadbalancing:Deregister*",
-      "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
-      "lambda:Delete*", "lambda:Update*", "lambda:Put*", "lambda:InvokeFunction", "lambda:TagResource", "lambda:UntagResource",
-      "apprunner:Delete*", "apprunner:Update*", "apprunner:Pause*", "apprunner:TagResource", "apprunner:UntagResource",
-      "apigateway:DELETE", "apigateway:PATCH", "apigateway:PUT",
-      "logs:Delete*", "logs:Put*", "logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery",
-      "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:Disable*", "kms:ScheduleKeyDeletion",
-      "kms:PutKeyPolicy", "kms:TagResource", "kms:UntagResource",
-      "s3:DeleteBucket*", "s3:PutBucket*", "s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*",
-      "cloudwatch:Delete*", "cloudwatch:Put*", "wafv2:Delete*", "wafv2:Update*", "backup:Delete*", "backup:Update*",
-      "codedeploy:*", "application-autoscaling:Delete*", "application-autoscaling:Put*", "application-autoscaling:Register*",
-      "acm:DeleteCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate",
+{%- for actions in i.fact('cloud_provider', 'preview_guard_actions') | batch(6) %}
+      {{ actions | map('tojson') | join(', ') }},
+{%- endfor %}
     ]
     resources = ["*"]
 

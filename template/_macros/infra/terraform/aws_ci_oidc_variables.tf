@@ -8,6 +8,11 @@ variable "preview_subjects" {
 }
 {%- endif %}
 
+variable "audience" {
+  description = "Audience of the CI's tokens (the provider's client id; the trusts check it)"
+  type        = string
+}
+
 variable "create_provider" {
   description = "Create the account-wide OIDC provider (one environment per account does)"
   type        = bool
