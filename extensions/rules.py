@@ -341,6 +341,11 @@ def azure_federation_needs_exact_subjects(catalog: Catalog, a: Answers) -> Itera
         )
 
 
+def _exact_platforms(catalog: Catalog, subject: str) -> str:
+    """The CI platforms whose ``subject`` fact (oidc_plan_subject, oidc_preview_subject) is one exact token subject."""
+    return _values(catalog, "ci_platform", lambda o: bool(o.fact(subject, "")) and "*" not in str(o.fact(subject, "")))
+
+
 @rule
 def azure_previews_need_exact_subjects(catalog: Catalog, a: Answers) -> Iterator[Problem]:
     """The IaC code's ci_oidc gives Azure preview stacks a federated identity: Entra ID matches one exact subject, and
@@ -351,8 +356,7 @@ def azure_previews_need_exact_subjects(catalog: Catalog, a: Answers) -> Iterator
         return
     subject = str(catalog.fact("ci_platform", a["ci_platform"], "oidc_preview_subject", "") or "")
     if "*" in subject:
-        exact = _values(catalog, "ci_platform", lambda o: bool(o.fact("oidc_preview_subject", ""))
-                        and "*" not in str(o.fact("oidc_preview_subject", "")))
+        exact = _exact_platforms(catalog, "oidc_preview_subject")
         yield Problem(
             "ci_platform",
             f"{a['preview_environments']} previews on {a['deploy_target']} run as a federated Azure identity, but "
@@ -372,8 +376,7 @@ def azure_plans_need_exact_subjects(catalog: Catalog, a: Answers) -> Iterator[Pr
         return  # azure_federation_needs_exact_subjects refuses the platform already
     plan = str(catalog.fact("ci_platform", a["ci_platform"], "oidc_plan_subject", "") or "")
     if "*" in plan:
-        exact = _values(catalog, "ci_platform", lambda o: bool(o.fact("oidc_plan_subject", ""))
-                        and "*" not in str(o.fact("oidc_plan_subject", "")))
+        exact = _exact_platforms(catalog, "oidc_plan_subject")
         yield Problem(
             "ci_platform",
             f"{a['ci_platform']} runs the {catalog.fact('iac_tool', a['iac_tool'], 'plan_label', a['iac_tool'])} of every "
