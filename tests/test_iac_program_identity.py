@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import answers_of, assert_valid
-from test_cicd_oidc import CLAIMS, DEPLOYED, GCP_AUDIENCE, ISSUERS, JENKINS, ORG, PROJECT, REPO, SLUG, answers, trust
+from test_cicd_oidc import CLAIMS, DEPLOYED, GCP_AUDIENCE, ISSUERS, JENKINS, ORG, PROJECT, REPO, SLUG, answers, root_module, trust
 
 PROGRAMS = {"pulumi": ["aws", "gcp", "azure"], "aws_cdk": ["aws"], "sst": ["aws"]}
 OIDC_PLATFORMS = ["github_actions", "gitlab_ci", "circleci", "jenkins", "azure_devops"]
@@ -269,17 +269,18 @@ def program_identities(project: Path, program: str) -> dict[str, Any]:
     return {"plan": plan, "preview": preview}
 
 
-def terraform_identities(project: Path, environments: list[str], host: str) -> dict[str, Any]:
-    """The same, from Terraform's roots: each environment's ci_oidc plan_subjects, the host's preview_subjects."""
-    from test_cicd_oidc import HCL_VARIABLES, hcl_string, root_module
+def terraform_identities(project: Path, environments: list[str] = DEPLOYED) -> dict[str, Any]:
+    """The same, from Terraform's roots: each environment's ci_oidc plan_subjects and the preview_subjects, which
+    one root at most (the preview identity's host) passes."""
+    from test_cicd_oidc import HCL_VARIABLES, hcl_string
 
-    plan = {}
-    for environment in environments:
-        module = root_module(project, environment)
-        if "plan_subjects" in module:
-            plan[environment] = [hcl_string(s, HCL_VARIABLES) for s in module["plan_subjects"]]
-    module = root_module(project, host)
-    preview = [hcl_string(s, HCL_VARIABLES) for s in module.get("preview_subjects", [])]
+    roots = sorted(p.parent.name for p in (project / "terraform/environments").glob("*/main.tf") if p.parent.name != "preview")
+    modules = {root: root_module(project, root) for root in roots}
+    plan = {e: [hcl_string(s, HCL_VARIABLES) for s in modules[e]["plan_subjects"]] for e in environments
+            if "plan_subjects" in modules[e]}
+    hosts = [root for root, module in modules.items() if "preview_subjects" in module]
+    assert len(hosts) <= 1, hosts
+    preview = [hcl_string(s, HCL_VARIABLES) for s in modules[hosts[0]]["preview_subjects"]] if hosts else []
     return {"plan": plan, "preview": preview}
 
 
@@ -338,7 +339,7 @@ def test_pulumi_plan_identity_trusts_what_terraform_trusts(generate, platform: s
 
     a = program_answers("pulumi", platform, cloud)
     project, terraform = generate(**a), generate(**answers(platform, cloud))
-    ours, theirs = program_identities(project, "pulumi"), terraform_identities(terraform, DEPLOYED, DEPLOYED[0])
+    ours, theirs = program_identities(project, "pulumi"), terraform_identities(terraform)
     assert ours["plan"] == theirs["plan"]
     assert bool(ours["plan"]) == plan_identity({**answers_of(project), "cloud_provider": cloud}) == bool(theirs["plan"])
     assert ours["preview"] == theirs["preview"] == []  # answers(): no previews
@@ -412,8 +413,9 @@ def test_pulumi_preview_identity_trusts_what_terraform_trusts(generate, platform
     identity trusts them; the first stack creates it (ciPreviewHost), and the code mirrors Terraform's rights."""
     project = generate(**preview_answers(platform, cloud, target, "pulumi"))
     terraform = generate(**preview_answers(platform, cloud, target, "terraform"))
-    ours, theirs = program_identities(project, "pulumi"), terraform_identities(terraform, DEPLOYED, "development")
+    ours, theirs = program_identities(project, "pulumi"), terraform_identities(terraform)
     assert ours == theirs and ours["preview"], (ours, theirs)
+    assert "preview_subjects" in root_module(terraform, "development")  # Terraform's host: its first root
     config = (project / SOURCE["pulumi"]).read_text(encoding="utf-8")
     assert f'const ciPreviewHost = "{DEPLOYED[0]}";' in config  # the first stack (there is no development stack)
     _, _, deploy = program_trust(project, "pulumi")

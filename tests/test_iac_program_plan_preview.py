@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 from conftest import assert_valid
-from test_cicd_oidc import DEPLOYED, HCL_VARIABLES, REPO, SLUG, answers, github_plan_claims, hcl_string, root_module
-from test_iac_program_identity import SOURCE, program_identities
+from test_cicd_oidc import DEPLOYED, REPO, SLUG, answers, github_plan_claims
+from test_iac_program_identity import SOURCE, program_identities, terraform_identities
 
 PROGRAMS = ["aws_cdk", "sst"]
 OIDC_PLATFORMS = ["github_actions", "gitlab_ci", "circleci", "jenkins", "azure_devops"]
@@ -38,17 +38,6 @@ def terraform_answers(platform: str, previews: bool) -> dict[str, Any]:
     return {**answers(platform, "aws"), "preview_environments": "full_stack" if previews else "none"}
 
 
-def terraform_subjects(project: Path) -> dict[str, Any]:
-    """The plan subjects of each deployed environment's ci_oidc and the preview subjects (passed to one root only)."""
-    roots = sorted(p.parent.name for p in (project / "terraform/environments").glob("*/main.tf"))
-    modules = {root: root_module(project, root) for root in roots if root != "preview"}
-    plan = {env: [hcl_string(s, HCL_VARIABLES) for s in modules[env].get("plan_subjects", [])] for env in DEPLOYED}
-    hosts = [root for root, module in modules.items() if "preview_subjects" in module]
-    assert len(hosts) <= 1, hosts
-    preview = [hcl_string(s, HCL_VARIABLES) for s in modules[hosts[0]]["preview_subjects"]] if hosts else []
-    return {"plan": {env: subjects for env, subjects in plan.items() if subjects}, "preview": preview}
-
-
 PARITY = [(program, platform, previews) for program in PROGRAMS for platform in OIDC_PLATFORMS
           for previews in ([False, True] if platform in PREVIEW_PLATFORMS else [False])]
 
@@ -57,7 +46,7 @@ PARITY = [(program, platform, previews) for program in PROGRAMS for platform in 
 def test_plan_and_preview_subjects_are_terraform_ci_oidc_ones(generate, program: str, platform: str, previews: bool) -> None:
     project = generate(**program_answers(program, platform, previews))
     terraform = terraform_answers(platform, previews)
-    expected = terraform_subjects(generate(**terraform))
+    expected = terraform_identities(generate(**terraform))
     assert expected["plan"], "every OIDC platform has a plan identity on AWS"
     assert bool(expected["preview"]) == previews
     found = program_identities(project, program)
