@@ -100,7 +100,7 @@ class Ref:
     @property
     def full_git_ref(self) -> str:
         """The git ref pattern, * included: refs/heads/release/*."""
-        return ("refs/heads/" if self.kind == "branch" else "refs/tags/") + self.pattern
+        return self.git_ref + ("*" if self.is_prefix else "")
 
 
 @dataclass(frozen=True)
